@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { baseConfig, ConfigOf, ConfigShape, databaseConfig } from '../config.js';
+import type { ServiceDatabase } from '../database.js';
+import { accessLogLevel } from '../http.js';
+import {
+  createContext,
+  openServiceDatabase,
+  type BaseConfig,
+  type DatabaseConfig,
+  type RunningService,
+  type ServiceContext,
+} from '../service.js';
+import type { CoreModuleOptions } from './core.module.js';
+import { HttpErrorFilter } from './error.filter.js';
+import { PinoNestLogger } from './logger.js';
+
+export interface NestServiceOptions {
+  context: ServiceContext;
+  /** The service's root module, already bound to the context (see CoreModule). */
+  module: DynamicModule;
+  port: number;
+  database?: ServiceDatabase;
+  bodyLimitBytes?: number;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Starts a NestJS service on Fastify with metrics, access logs and error mapping wired in. */
+export async function startNestService(options: NestServiceOptions): Promise<RunningService> {
+  const { context, database } = options;
+  const { logger, metrics, config } = context;
+  const adapter = new FastifyAdapter({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    // Identity and client addresses come from the access proxy's signed token, never from
+    // forwarded headers a client could write.
+    trustProxy: false,
+    return503OnClosing: true,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  let app: NestFastifyApplication;
+  try {
+    app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
+      logger: new PinoNestLogger(logger),
+      abortOnError: false,
+    });
+  } catch (err) {
+    await database?.close();
+    throw err;
+  }
+  app.useGlobalFilters(new HttpErrorFilter(logger));
+
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      seconds,
+    );
+    // The path without its query: query strings can carry codes and tokens.
+    logger[accessLogLevel(route)](
+      {
+        reqId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+    done();
+  });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id);
+    done(null, payload);
+  });
+
+  try {
+    await app.listen(options.port, config.HOST);
+  } catch (err) {
+    await app.close();
+    await database?.close();
+    throw err;
+  }
+  const address = fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    name: context.name,
+    url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
+    context,
+    async close() {
+      await app.close();
+      await database?.close();
+    },
+  };
+}
+
+type DatabaseServiceShape = typeof baseConfig & typeof databaseConfig & ConfigShape;
+
+export interface NestServiceDefinition<S extends DatabaseServiceShape> {
+  name: string;
+  config: S;
+  port: (config: ConfigOf<S>) => number;
+  /** The root module, given the core (context and database) it must import. */
+  root: (core: CoreModuleOptions) => DynamicModule;
+  schema?: Parameters<typeof openServiceDatabase>[1];
+}
+
+/** Builds a service's start function: config, database with migrations, Nest app, listener. */
+export function defineNestService<S extends DatabaseServiceShape>(
+  definition: NestServiceDefinition<S>,
+): (env: NodeJS.ProcessEnv) => Promise<RunningService> {
+  return async (env) => {
+    const context = await createContext(definition.name, definition.config, env);
+    // ConfigOf<S> includes the database variables because S extends their shape; TypeScript cannot
+    // see through the mapped type.
+    const database = await openServiceDatabase(
+      context as unknown as ServiceContext<BaseConfig & DatabaseConfig>,
+      definition.schema ?? {},
+    );
+    return startNestService({
+      context,
+      database,
+      port: definition.port(context.config),
+      module: definition.root({ context, database }),
+    });
+  };
+}

@@ -1,0 +1,4 @@
+export * from './core.module.js';
+export * from './logger.js';
+export * from './bootstrap.js';
+export * from './tokens.js';

@@ -1,0 +1,100 @@
+/**
+ * The embedded stack: which processes `npm start` runs, on which fixed ports, and how they find
+ * each other. Ports stay clear of the well-known ports of servers a developer or CI machine may
+ * already run (1883 MQTT, 5432 PostgreSQL, 6379 Redis, 5672 AMQP, 3306 MySQL, 4222 NATS).
+ */
+export interface Listener {
+  /** The service's own variable that sets this port. */
+  variable: string;
+  port: number;
+  role: string;
+  scheme: 'http' | 'mqtt' | 'mqtts' | 'wss';
+  /** Whether this listener answers /health and /metrics. */
+  ops?: boolean;
+}
+
+export interface StackService {
+  name: string;
+  /** Entry point, relative to the repository root. */
+  entry: string;
+  listeners: Listener[];
+  /** Extra environment derived from the ports of the whole stack (links between services). */
+  links?: (ports: PortMap) => Record<string, string>;
+}
+
+export type PortMap = Record<string, Record<string, number>>;
+
+export const STACK: StackService[] = [
+  {
+    name: 'hibp-service',
+    entry: 'hibp-service/dist/main.js',
+    listeners: [{ variable: 'PORT', port: 3040, role: 'internal', scheme: 'http', ops: true }],
+  },
+  {
+    name: 'auth-server',
+    entry: 'auth-server/dist/main.js',
+    listeners: [
+      { variable: 'PUBLIC_PORT', port: 4444, role: 'public OAuth2', scheme: 'http' },
+      { variable: 'ADMIN_PORT', port: 4445, role: 'admin', scheme: 'http', ops: true },
+    ],
+  },
+  {
+    name: 'user-service',
+    entry: 'user-service/dist/main.js',
+    listeners: [{ variable: 'PORT', port: 3010, role: 'internal', scheme: 'http', ops: true }],
+  },
+  {
+    name: 'cert-service',
+    entry: 'cert-service/dist/main.js',
+    listeners: [{ variable: 'PORT', port: 3030, role: 'internal', scheme: 'http', ops: true }],
+  },
+  {
+    name: 'device-service',
+    entry: 'device-service/dist/main.js',
+    listeners: [{ variable: 'PORT', port: 3020, role: 'internal', scheme: 'http', ops: true }],
+  },
+  {
+    name: 'broker',
+    entry: 'broker/dist/main.js',
+    listeners: [
+      { variable: 'HTTP_PORT', port: 3050, role: 'internal', scheme: 'http', ops: true },
+      { variable: 'MQTT_DEV_PORT', port: 1884, role: 'MQTT (local development)', scheme: 'mqtt' },
+    ],
+  },
+  {
+    name: 'gateway',
+    entry: 'gateway/dist/main.js',
+    listeners: [
+      { variable: 'PROXY_PORT', port: 4455, role: 'public API', scheme: 'http' },
+      { variable: 'API_PORT', port: 4456, role: 'internal', scheme: 'http', ops: true },
+    ],
+  },
+];
+
+/** `user-service` + `PORT` → `USER_SERVICE_PORT`: the stack-level variable that overrides a port. */
+export function overrideVariable(service: string, variable: string): string {
+  return `${service}_${variable}`.toUpperCase().replace(/-/g, '_');
+}
+
+/** Resolves every port from its default and the stack-level override, refusing bad values. */
+export function resolvePorts(env: NodeJS.ProcessEnv, stack: StackService[] = STACK): PortMap {
+  const ports: PortMap = {};
+  const problems: string[] = [];
+  for (const service of stack) {
+    const own: Record<string, number> = {};
+    for (const listener of service.listeners) {
+      const name = overrideVariable(service.name, listener.variable);
+      const raw = env[name];
+      if (raw === undefined || raw === '') {
+        own[listener.variable] = listener.port;
+      } else if (/^\d{1,5}$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 65535) {
+        own[listener.variable] = Number(raw);
+      } else {
+        problems.push(`${name} is invalid: expected a TCP port, an integer from 1 to 65535`);
+      }
+    }
+    ports[service.name] = own;
+  }
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return ports;
+}

@@ -1,0 +1,182 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolvePorts, STACK, overrideVariable, type PortMap, type StackService } from './services.js';
+
+export interface StackOptions {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  /** How long every service has to become ready. */
+  readyTimeoutMs: number;
+  out: (line: string) => void;
+}
+
+export interface ServiceStatus {
+  name: string;
+  pid: number | undefined;
+  health: 'starting' | 'healthy' | 'unhealthy' | 'exited';
+  healthUrl: string;
+  urls: { role: string; url: string }[];
+  log: string;
+}
+
+interface Running {
+  service: StackService;
+  child: ChildProcess;
+  status: ServiceStatus;
+  exited: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Variables a child must not inherit: a stack-wide DATABASE_URL would make every service share one database. */
+const NOT_INHERITED = ['DATABASE_URL', 'PORT', 'DATA_DIR'];
+
+export class Stack {
+  private readonly running: Running[] = [];
+  private stopping = false;
+  private readonly ports: PortMap;
+
+  constructor(private readonly options: StackOptions) {
+    this.ports = resolvePorts(options.env);
+  }
+
+  get statusFile(): string {
+    return join(this.options.dataDir, 'stack.json');
+  }
+
+  /** Starts every service and resolves once all are ready; rejects (after stopping them) otherwise. */
+  async start(onUnexpectedExit: (status: ServiceStatus, logTail: string) => void): Promise<ServiceStatus[]> {
+    const logs = join(this.options.dataDir, 'logs');
+    mkdirSync(logs, { recursive: true });
+    for (const service of STACK) this.running.push(this.spawn(service, logs, onUnexpectedExit));
+    const deadline = Date.now() + this.options.readyTimeoutMs;
+    while (Date.now() < deadline && !this.stopping) {
+      await Promise.all(this.running.map((r) => this.probe(r)));
+      this.writeStatus();
+      if (this.running.every((r) => r.status.health === 'healthy')) return this.statuses();
+      if (this.running.some((r) => r.status.health === 'exited')) break;
+      await sleep(250);
+    }
+    const statuses = this.statuses();
+    await this.stop();
+    const bad = statuses
+      .filter((s) => s.health !== 'healthy')
+      .map((s) => `${s.name} (${s.health}, log: ${s.log})`);
+    throw new Error(`not every service became ready: ${bad.join(', ')}`);
+  }
+
+  statuses(): ServiceStatus[] {
+    return this.running.map((r) => ({ ...r.status }));
+  }
+
+  /** SIGTERM to every child, SIGKILL to any still running after the grace period. */
+  async stop(graceMs = 15_000): Promise<void> {
+    this.stopping = true;
+    for (const r of this.running)
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
+    const all = Promise.all(this.running.map((r) => r.exited));
+    const timedOut = await Promise.race([all.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut) {
+      for (const r of this.running) {
+        if (r.child.exitCode === null && r.child.signalCode === null) {
+          this.options.out(`${r.service.name} did not stop within ${graceMs} ms; killing it`);
+          r.child.kill('SIGKILL');
+        }
+      }
+      await all;
+    }
+    rmSync(this.statusFile, { force: true });
+  }
+
+  private spawn(
+    service: StackService,
+    logs: string,
+    onUnexpectedExit: (status: ServiceStatus, logTail: string) => void,
+  ): Running {
+    const own = this.ports[service.name] ?? {};
+    const env: NodeJS.ProcessEnv = { ...this.options.env };
+    for (const name of NOT_INHERITED) delete env[name];
+    Object.assign(env, service.links?.(this.ports) ?? {}, {
+      DATA_DIR: this.options.dataDir,
+      HOST: '127.0.0.1',
+    });
+    for (const [variable, port] of Object.entries(own)) env[variable] = String(port);
+    const databaseUrl = this.options.env[overrideVariable(service.name, 'DATABASE_URL')];
+    if (databaseUrl) env.DATABASE_URL = databaseUrl;
+
+    const log = join(logs, `${service.name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(process.execPath, [resolve(this.options.root, service.entry)], {
+      cwd: this.options.root,
+      env,
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    const opsListener = service.listeners.find((l) => l.ops) ?? service.listeners[0];
+    const status: ServiceStatus = {
+      name: service.name,
+      pid: child.pid,
+      health: 'starting',
+      healthUrl: `http://127.0.0.1:${own[opsListener?.variable ?? ''] ?? 0}/health/ready`,
+      urls: service.listeners.map((l) => ({
+        role: l.role,
+        url: `${l.scheme}://127.0.0.1:${own[l.variable]}`,
+      })),
+      log,
+    };
+    const exited = new Promise<void>((done) => {
+      child.on('exit', (code, signal) => {
+        status.health = 'exited';
+        if (!this.stopping)
+          onUnexpectedExit({ ...status }, tail(log, 20) + `\n(exit code ${code ?? signal})`);
+        done();
+      });
+      child.on('error', () => done());
+    });
+    return { service, child, status, exited };
+  }
+
+  private async probe(r: Running): Promise<void> {
+    if (r.status.health === 'exited') return;
+    try {
+      const res = await fetch(r.status.healthUrl, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      r.status.health = res.ok ? 'healthy' : 'unhealthy';
+    } catch {
+      r.status.health = r.status.health === 'healthy' ? 'unhealthy' : r.status.health;
+    }
+  }
+
+  writeStatus(): void {
+    writeFileSync(
+      this.statusFile,
+      JSON.stringify({ updatedAt: new Date().toISOString(), services: this.statuses() }, null, 2) + '\n',
+    );
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export function formatTable(statuses: ServiceStatus[]): string {
+  const rows: string[][] = [['SERVICE', 'ROLE', 'URL', 'HEALTH']];
+  for (const s of statuses) {
+    s.urls.forEach((u, i) => rows.push([i === 0 ? s.name : '', u.role, u.url, i === 0 ? s.health : '']));
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

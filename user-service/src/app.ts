@@ -1,0 +1,11 @@
+import { defineNestService } from '@spincycle/common/nest';
+import { AppModule } from './app.module.js';
+import { config } from './config.js';
+
+export const start = defineNestService({
+  name: 'user-service',
+  config,
+  port: (c) => c.PORT,
+  root: (core) => AppModule.forRoot(core),
+  schema: { entities: [], migrations: [] },
+});

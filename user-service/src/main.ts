@@ -1,0 +1,4 @@
+import { runMain } from '@spincycle/common';
+import { start } from './app.js';
+
+runMain('user-service', start);
