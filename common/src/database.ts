@@ -1,7 +1,9 @@
 import 'reflect-metadata';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { DataSource, type DataSourceOptions } from 'typeorm';
@@ -99,8 +101,12 @@ async function openEmbedded(
   options: DatabaseOptions,
   common: Omit<DataSourceOptions, 'type'> & { type: 'postgres' },
 ): Promise<ServiceDatabase> {
+  const fresh = !options.pgliteDir || !existsSync(join(options.pgliteDir, 'PG_VERSION'));
   if (options.pgliteDir) await mkdir(options.pgliteDir, { recursive: true });
-  const pglite = await PGlite.create(options.pgliteDir);
+  const pglite = await PGlite.create(
+    options.pgliteDir,
+    fresh ? { loadDataDir: await pgliteTemplate(options.logger) } : {},
+  );
   // A socket in a fresh 0700 directory: unlike a TCP port, no other local user can reach it, which
   // matters because PGlite's wire server has no authentication of its own.
   const socketDir = await mkdtemp(join(tmpdir(), 'spincycle-pg-'));
@@ -151,4 +157,42 @@ async function migrate(database: ServiceDatabase, logger: Logger): Promise<void>
       await lock.release();
     }
   }
+}
+
+function pgliteVersion(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const manifest = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** The per-user cache of the initialised cluster; a user-owned directory, never a shared temp dir. */
+export function pgliteTemplatePath(): string {
+  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(cache, 'spincycle', `pglite-${pgliteVersion()}.tar.gz`);
+}
+
+/**
+ * An empty, initialised PGlite cluster. Running initdb inside WebAssembly takes seconds of CPU per
+ * database; unpacking a cluster initialised once takes a fraction of that, which keeps the first
+ * `npm start` (four databases at once) and every test database quick. The install step prepares it.
+ */
+export async function pgliteTemplate(logger?: Logger): Promise<Blob> {
+  const file = pgliteTemplatePath();
+  try {
+    return new Blob([await readFile(file)]);
+  } catch {
+    // Not prepared yet: make it now.
+  }
+  const scratch = await PGlite.create();
+  const blob = await scratch.dumpDataDir('gzip');
+  await scratch.close();
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  // Write then rename, so a process starting at the same moment never reads half a file.
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, Buffer.from(await blob.arrayBuffer()), { mode: 0o600 });
+  await rename(partial, file);
+  logger?.info({ file }, 'prepared the PGlite cluster template');
+  return blob;
 }

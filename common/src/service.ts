@@ -64,6 +64,8 @@ export interface RunningService {
   /** Base URL of the HTTP listener that serves /health and /metrics. */
   url: string;
   context: ServiceContext;
+  /** HTTP routes the service registered (method and path pattern), for the access-rule coverage check. */
+  routes?: { method: string; path: string }[];
   close(): Promise<void>;
 }
 

@@ -58,6 +58,10 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
   app.useGlobalFilters(new HttpErrorFilter(logger));
 
   const fastify = app.getHttpAdapter().getInstance();
+  const routes: { method: string; path: string }[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, path: route.url });
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
@@ -96,6 +100,7 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
     name: context.name,
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
     context,
+    routes,
     async close() {
       await app.close();
       await database?.close();

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
+import type { RunningService } from '@spincycle/common';
+import { start as startAuthServer } from '@spincycle/auth-server';
+import { start as startBroker } from '@spincycle/broker';
+import { start as startCertService } from '@spincycle/cert-service';
+import { start as startDeviceService } from '@spincycle/device-service';
+import { start as startGateway } from '@spincycle/gateway';
+import { start as startHibpService } from '@spincycle/hibp-service';
+import { start as startUserService } from '@spincycle/user-service';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK } from '../src/stack/services.js';
+
+/**
+ * Every part of the stack, started for real on random ports: the foundation's promises (health,
+ * readiness against the database, metrics, clean errors, clean shutdown) hold for each.
+ */
+interface Case {
+  name: string;
+  start: (env: NodeJS.ProcessEnv) => Promise<RunningService>;
+  /** Whether readiness includes the service's own database. */
+  database: boolean;
+}
+
+const cases: Case[] = [
+  { name: 'user-service', start: startUserService, database: true },
+  { name: 'device-service', start: startDeviceService, database: true },
+  { name: 'cert-service', start: startCertService, database: true },
+  { name: 'auth-server', start: startAuthServer, database: true },
+  { name: 'hibp-service', start: startHibpService, database: false },
+  { name: 'gateway', start: startGateway, database: false },
+  { name: 'broker', start: startBroker, database: false },
+];
+
+/** Every listener of the service on a random port. */
+function portsEnv(name: string): Record<string, string> {
+  const service = STACK.find((s) => s.name === name);
+  return Object.fromEntries((service?.listeners ?? []).map((l) => [l.variable, '0']));
+}
+
+describe.each(cases)('$name', ({ name, start, database }) => {
+  let db: TestDatabase;
+  let service: RunningService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(name);
+    service = await start(serviceTestEnv(db, portsEnv(name)));
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await db?.drop();
+  });
+
+  it('is live', async () => {
+    const res = await fetch(`${service.url}/health/live`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it(database ? 'is ready when its database answers' : 'is ready', async () => {
+    const res = await fetch(`${service.url}/health`);
+    const body = (await res.json()) as { status: string; checks: Record<string, { status: string }> };
+    expect(res.status).toBe(200);
+    expect(body.status).toBe('ok');
+    if (database) expect(body.checks.database).toEqual({ status: 'up' });
+    expect((await fetch(`${service.url}/health/ready`)).status).toBe(200);
+  });
+
+  it('exposes Prometheus metrics, including request durations', async () => {
+    await fetch(`${service.url}/health/live`);
+    const res = await fetch(`${service.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(new RegExp(`http_request_duration_seconds_count\\{[^}]*service="${name}"[^}]*\\} \\d+`));
+    expect(text).toContain('process_cpu_seconds_total');
+  });
+
+  it('answers an unknown path with a JSON 404 and no stack trace', async () => {
+    const res = await fetch(`${service.url}/no/such/path`);
+    expect(res.status).toBe(404);
+    const text = await res.text();
+    expect(() => JSON.parse(text)).not.toThrow();
+    expect(text).not.toMatch(/\bat .+\.(ts|js):\d+/);
+  });
+});
+
+describe('main entry points', () => {
+  const run = promisify(execFile);
+
+  it.each(cases.map((c) => c.name))('%s exits 1 with one line naming a bad port variable', async (name) => {
+    const variable = STACK.find((s) => s.name === name)?.listeners[0]?.variable ?? 'PORT';
+    const result = await run(process.execPath, [`${name}/dist/main.js`], {
+      env: { PATH: process.env.PATH, [variable]: 'abc' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `${name}: invalid configuration: ${variable} is invalid: expected a TCP port, an integer from 0 to 65535`,
+    ]);
+  });
+});
