@@ -5,4 +5,6 @@ import { readFileSync } from 'node:fs';
 const [label, file] = process.argv.slice(2);
 const report = JSON.parse(readFileSync(file, 'utf8'));
 const skipped = report.numPendingTests + report.numTodoTests;
-process.stdout.write(`${label}: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped\n`);
+process.stdout.write(
+  `${label}: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped\n`,
+);

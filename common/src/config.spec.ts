@@ -39,7 +39,11 @@ describe('parseConfig', () => {
     ['PORT', '65536', 'PORT is invalid: expected a TCP port'],
     ['PORT', '3.5', 'PORT is invalid: expected a TCP port'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL is invalid: expected one of fatal, error, warn, info'],
-    ['DATABASE_URL', 'mysql://x@y/z', 'DATABASE_URL is invalid: expected a URL (postgres:// or postgresql://)'],
+    [
+      'DATABASE_URL',
+      'mysql://x@y/z',
+      'DATABASE_URL is invalid: expected a URL (postgres:// or postgresql://)',
+    ],
     ['SHUTDOWN_TIMEOUT_MS', '5', 'SHUTDOWN_TIMEOUT_MS is invalid: expected an integer from 100 to 600000'],
     ['API_KEY', 'short', 'API_KEY is invalid: expected a secret of at least 16 characters'],
   ])('refuses %s=%s naming the variable and what was expected', (name, value, message) => {

@@ -62,7 +62,9 @@ describe(`openDatabase (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`,
 
   it('rolls back a failing migration whole and refuses to open', async () => {
     db = await createTestDatabase('database');
-    await expect(open([CreateWidgets1700000000000, FailingMigration1700000000001])).rejects.toThrow(/no_such_table/);
+    await expect(open([CreateWidgets1700000000000, FailingMigration1700000000001])).rejects.toThrow(
+      /no_such_table/,
+    );
     const again = await open([CreateWidgets1700000000000]);
     const tables = await again.dataSource.query(
       `SELECT table_name FROM information_schema.tables WHERE table_name = 'half_done'`,

@@ -14,7 +14,9 @@ describe('Shutdown', () => {
   it('runs the steps in order and exits 0', async () => {
     const { exits, shutdown } = harness();
     const order: string[] = [];
-    shutdown.add('http', async () => void order.push('http')).add('database', async () => void order.push('db'));
+    shutdown
+      .add('http', async () => void order.push('http'))
+      .add('database', async () => void order.push('db'));
     await shutdown.run('SIGTERM');
     expect(order).toEqual(['http', 'db']);
     expect(exits).toEqual([0]);

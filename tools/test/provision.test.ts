@@ -46,11 +46,21 @@ describe.skipIf(!adminUrl)('db:provision on PostgreSQL', () => {
   });
 
   it('creates a role and a database per service, and succeeds when run again through the CLI', async () => {
-    const first = await provision({ adminUrl: adminUrl!, prefix, rotatePasswords: false, log: () => undefined });
+    const first = await provision({
+      adminUrl: adminUrl!,
+      prefix,
+      rotatePasswords: false,
+      log: () => undefined,
+    });
     expect(first.map((r) => r.owner)).toEqual([...DATABASE_SERVICES, 'analytics']);
     expect(first.every((r) => typeof r.password === 'string' && r.password.length >= 24)).toBe(true);
 
-    const { stdout } = await promisify(execFile)(process.execPath, ['tools/dist/provision/main.js', adminUrl!, '--prefix', prefix]);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      'tools/dist/provision/main.js',
+      adminUrl!,
+      '--prefix',
+      prefix,
+    ]);
     expect(stdout).toContain(`USER_SERVICE_DATABASE_URL=postgres://${user}:UNCHANGED@`);
     expect(stdout).toContain(`DEVICE_SERVICE_DATABASE_URL=`);
     expect(stdout).toContain(`ANALYTICS_DATABASE_URLS=`);

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
 import type { RunningService } from '@spincycle/common';
@@ -74,7 +75,9 @@ describe.each(cases)('$name', ({ name, start, database }) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(new RegExp(`http_request_duration_seconds_count\\{[^}]*service="${name}"[^}]*\\} \\d+`));
+    expect(text).toMatch(
+      new RegExp(`http_request_duration_seconds_count\\{[^}]*service="${name}"[^}]*\\} \\d+`),
+    );
     expect(text).toContain('process_cpu_seconds_total');
   });
 
@@ -102,5 +105,35 @@ describe('main entry points', () => {
     expect(result.stderr.trim().split('\n')).toEqual([
       `${name}: invalid configuration: ${variable} is invalid: expected a TCP port, an integer from 0 to 65535`,
     ]);
+  });
+
+  it.each(cases.map((c) => c.name))('%s drains and exits 0 on SIGTERM', async (name) => {
+    const db = await createTestDatabase(name);
+    const env = serviceTestEnv(db, { ...portsEnv(name), LOG_LEVEL: 'info', PATH: process.env.PATH ?? '' });
+    const child = spawn(process.execPath, [`${name}/dist/main.js`], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let log = '';
+      const ready = new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          log += chunk.toString();
+          const url = /"url":"([^"]+)","msg":"[^"]+ ready"/.exec(log)?.[1];
+          if (url) resolve(url);
+        });
+        child.once('exit', () => reject(new Error(`exited before ready:\n${log}`)));
+      });
+      const url = await ready;
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+      expect(log).toContain('"msg":"stopped"');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await db.drop();
+    }
   });
 });

@@ -54,7 +54,10 @@ describe('npm start (the embedded stack)', () => {
         env[overrideVariable(service.name, listener.variable)] = String(port);
       }
     }
-    const launcher = spawn(process.execPath, ['tools/dist/stack/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const launcher = spawn(process.execPath, ['tools/dist/stack/main.js'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     launcher.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     launcher.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -28,8 +28,13 @@ function table(shape: ConfigShape, names: string[]): string {
   const rows = names.map((name) => {
     const schema = shape[name];
     const doc = schema ? docOf(schema) : undefined;
-    if (!doc) throw new Error(`${name} has no documentation: declare it with the env.* helpers of common/config`);
-    const fallback = doc.secret ? '(secret, no default)' : doc.default === undefined ? '(unset)' : `\`${doc.default}\``;
+    if (!doc)
+      throw new Error(`${name} has no documentation: declare it with the env.* helpers of common/config`);
+    const fallback = doc.secret
+      ? '(secret, no default)'
+      : doc.default === undefined
+        ? '(unset)'
+        : `\`${doc.default}\``;
     return `| \`${name}\` | ${fallback} | ${escape(doc.expected)} | ${escape(doc.description)} |`;
   });
   return ['| Variable | Default | Expected | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');

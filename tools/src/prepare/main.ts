@@ -6,4 +6,6 @@ import { pgliteTemplate, pgliteTemplatePath } from '@spincycle/common';
  */
 const started = Date.now();
 await pgliteTemplate();
-process.stderr.write(`prepare: PGlite template ready at ${pgliteTemplatePath()} (${Date.now() - started} ms)\n`);
+process.stderr.write(
+  `prepare: PGlite template ready at ${pgliteTemplatePath()} (${Date.now() - started} ms)\n`,
+);

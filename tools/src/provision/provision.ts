@@ -77,7 +77,11 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionedR
   return results;
 }
 
-async function ensureRole(admin: pg.Client, role: string, options: ProvisionOptions): Promise<string | undefined> {
+async function ensureRole(
+  admin: pg.Client,
+  role: string,
+  options: ProvisionOptions,
+): Promise<string | undefined> {
   const exists = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
   const attributes = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
   if (exists.rowCount === 0) {
@@ -95,7 +99,12 @@ async function ensureRole(admin: pg.Client, role: string, options: ProvisionOpti
 }
 
 /** Inside the service's database: the service owns the schema, analytics may only read. */
-async function grantInside(adminUrl: string, database: string, owner: string, analytics: string): Promise<void> {
+async function grantInside(
+  adminUrl: string,
+  database: string,
+  owner: string,
+  analytics: string,
+): Promise<void> {
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
   const client = new pg.Client({ connectionString: url.toString() });
@@ -124,7 +133,8 @@ export function formatUrls(adminUrl: string, roles: ProvisionedRole[]): string[]
     url.password = r.password ?? 'UNCHANGED';
     url.search = server.search;
     const variable = `${r.owner.toUpperCase().replace(/-/g, '_')}_DATABASE_URL`;
-    const note = r.password === undefined ? '   # existing role: password kept (--rotate-passwords sets a new one)' : '';
+    const note =
+      r.password === undefined ? '   # existing role: password kept (--rotate-passwords sets a new one)' : '';
     return r.owner === 'analytics'
       ? `ANALYTICS_DATABASE_URLS=${r.databases.map((d) => withDatabase(url, d)).join(',')}${note}`
       : `${variable}=${url.toString()}${note}`;
