@@ -1,32 +1,166 @@
-import { createServer } from 'node:net';
-import { Aedes, type AuthenticateError } from 'aedes';
-import { createContext, listen, startHttpListener, type RunningService } from '@spincycle/common';
+import type { Server } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import { createContext, listen, startHttpListener, urlOf, type RunningService } from '@spincycle/common';
+import { adminHandler } from './admin/admin.js';
+import { Authorizer } from './auth/authorizer.js';
+import { ConnectionRateLimiter } from './auth/rate-limit.js';
 import { config } from './config.js';
+import { createDeviceListener, createWebSocketListener, type ListenerContext } from './listeners.js';
+import { createBrokerMetrics } from './metrics.js';
+import { redisBackends } from './persistence.js';
+import {
+  loadDeviceTrust,
+  normaliseSerial,
+  waitForDeviceTrust,
+  type DeviceTrust,
+} from './tls/device-trust.js';
+import { loadServerIdentity } from './tls/server-identity.js';
+import { WebhookClient } from './webhooks/client.js';
 
-/** MQTT CONNACK return code 5, "not authorized". */
-const NOT_AUTHORIZED = 5;
+export interface RunningBroker extends RunningService {
+  /** Where each MQTT listener ended up (ports may be 0 in configuration). */
+  endpoints: { mqtts: string; wss: string; ws?: string };
+  /** The server certificate clients must trust (self-signed in development). */
+  serverCertificate: string;
+}
 
-export async function start(env: NodeJS.ProcessEnv): Promise<RunningService> {
+function closeNet(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
   const context = await createContext('broker', config, env);
+  const { config: c, logger, metrics: serviceMetrics, health } = context;
+  const metrics = createBrokerMetrics(serviceMetrics.registry);
+  const webhooks = new WebhookClient({
+    url: c.WEBHOOK_URL,
+    timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    metrics,
+    logger,
+  });
+  const authorizer = new Authorizer({
+    webhooks,
+    metrics,
+    logger,
+    maxPublishPerSecond: c.MAX_PUBLISH_PER_SECOND,
+    maxPacketBytes: c.MAX_PACKET_BYTES,
+  });
+
+  const clients = new Map<string, Client>();
   const broker = await Aedes.createBroker({
-    // Fail closed: no client is admitted until authorization is delegated to cert-service's
-    // webhooks; an open broker would be worse than a closed one.
-    authenticate: (_client, _username, _password, done) => {
-      const error = Object.assign(new Error('not authorized'), {
-        returnCode: NOT_AUTHORIZED,
-      }) as AuthenticateError;
-      done(error, false);
+    ...(c.REDIS_URL ? redisBackends(c.REDIS_URL) : {}),
+    ...authorizer.hooks(),
+    maxClientsIdLength: 128,
+    authorizeForward: (_client, packet) => {
+      metrics.messagesOut.inc();
+      return packet;
     },
   });
-  const mqtt = createServer(broker.handle);
-  await listen(mqtt, context.config.MQTT_DEV_PORT, '127.0.0.1');
-  const http = await startHttpListener({ context, port: context.config.HTTP_PORT, host: '127.0.0.1' });
+  broker.on('client', (client) => {
+    clients.set(client.id, client);
+    metrics.connections.inc({ listener: authorizer.session(client)?.info.listenerType ?? 'unknown' });
+  });
+  broker.on('clientDisconnect', (client) => {
+    if (clients.get(client.id) === client) clients.delete(client.id);
+    metrics.connections.dec({ listener: authorizer.session(client)?.info.listenerType ?? 'unknown' });
+    // VerneMQ: on_client_gone when the session ends with the connection, on_client_offline when it persists.
+    webhooks.notify(client.clean ? 'on_client_gone' : 'on_client_offline', {
+      mountpoint: '',
+      client_id: client.id,
+    });
+  });
+  broker.on('clientError', (client, err) =>
+    logger.debug({ clientId: client.id, reason: err.message }, 'client error'),
+  );
+  broker.on('connectionError', (_client, err) => logger.debug({ reason: err.message }, 'connection error'));
+
+  const identity = await loadServerIdentity({
+    certFile: c.TLS_CERT_FILE,
+    keyFile: c.TLS_KEY_FILE,
+    dataDir: c.DATA_DIR,
+    logger,
+  });
+  const ctx: ListenerContext = {
+    broker,
+    identity,
+    connectLimiter: new ConnectionRateLimiter(c.MAX_CONNECTS_PER_MINUTE_PER_IP),
+    metrics,
+    logger,
+    maxPacketBytes: c.MAX_PACKET_BYTES,
+  };
+
+  let trust: DeviceTrust = await waitForDeviceTrust(c.DEVICE_CA_URL, c.DEVICE_CRL_URL, logger, 30_000);
+  const devices = createDeviceListener(ctx, trust);
+
+  const disconnect = (match: (client: Client) => boolean, reason: string): number => {
+    let count = 0;
+    for (const client of [...clients.values()]) {
+      if (!match(client)) continue;
+      count++;
+      metrics.refusals.inc({ action: 'disconnect', reason });
+      client.close();
+    }
+    if (count > 0) logger.info({ reason, count }, 'disconnected live sessions');
+    return count;
+  };
+  const refreshTrust = async (): Promise<number> => {
+    trust = await loadDeviceTrust(c.DEVICE_CA_URL, c.DEVICE_CRL_URL);
+    devices.updateTrust(trust);
+    return disconnect((client) => {
+      const serial = authorizer.session(client)?.info.certificate?.serialNumber;
+      return serial !== undefined && trust.revoked.has(normaliseSerial(serial));
+    }, 'certificate_revoked');
+  };
+  const refresher = setInterval(() => {
+    refreshTrust().catch((err: Error) => logger.warn({ reason: err.message }, 'device CRL refresh failed'));
+  }, c.CRL_REFRESH_SECONDS * 1000);
+  refresher.unref();
+
+  const mqtts = await listen(devices.server, c.MQTTS_PORT, c.HOST);
+  const wss = createWebSocketListener(ctx, true);
+  const wssAddress = await listen(wss.server, c.WSS_PORT, c.HOST);
+  const ws = c.WS_DEV_PORT === undefined ? undefined : createWebSocketListener(ctx, false);
+  const wsAddress = ws ? await listen(ws.server, c.WS_DEV_PORT ?? 0, '127.0.0.1') : undefined;
+
+  const http = await startHttpListener({
+    context,
+    port: c.HTTP_PORT,
+    host: '127.0.0.1',
+    handler: adminHandler(c.ADMIN_TOKEN, {
+      disconnect: ({ clientIds, usernames }) => {
+        const ids = new Set(clientIds);
+        const names = new Set(usernames);
+        return disconnect(
+          (client) => ids.has(client.id) || names.has(authorizer.session(client)?.username ?? '\u0000'),
+          'admin_request',
+        );
+      },
+      refreshTrust,
+    }),
+  });
+  health.add('device-listener', async () => {
+    if (!devices.server.listening) throw new Error('the device listener is not listening');
+  });
+
   return {
     name: context.name,
     url: http.url,
     context,
+    endpoints: {
+      mqtts: urlOf(mqtts, 'mqtts'),
+      wss: urlOf(wssAddress, 'wss'),
+      ...(wsAddress ? { ws: urlOf(wsAddress, 'ws') } : {}),
+    },
+    serverCertificate: identity.cert,
     async close() {
-      await new Promise<void>((resolve) => mqtt.close(() => resolve()));
+      clearInterval(refresher);
+      // Stop accepting first, then end sessions, then the ops listener.
+      await Promise.all([
+        closeNet(devices.server),
+        closeNet(wss.server),
+        ws ? closeNet(ws.server) : undefined,
+      ]);
+      for (const socket of [...wss.wss.clients, ...(ws?.wss.clients ?? [])]) socket.terminate();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await http.close();
     },

@@ -72,6 +72,12 @@ export const env = {
     });
   },
 
+  /** A TCP port for a listener that is off unless the variable is set. */
+  optionalPort(description: string) {
+    const expected = 'a TCP port, an integer from 0 to 65535';
+    return documented(parsed(expected, parseInteger(0, 65535)), { description, expected });
+  },
+
   integer(fallback: number, description: string, range: { min: number; max: number }) {
     const expected = `an integer from ${range.min} to ${range.max}`;
     return documented(withDefault(parsed(expected, parseInteger(range.min, range.max)), fallback), {
@@ -114,7 +120,10 @@ export const env = {
   },
 
   /** An absolute URL with one of the given schemes; optional unless `fallback` is given. */
-  url(description: string, options: { schemes: string[]; fallback?: string; secret?: boolean }) {
+  url<O extends { schemes: string[]; fallback?: string; secret?: boolean }>(
+    description: string,
+    options: O,
+  ): z.ZodType<O extends { fallback: string } ? string : string | undefined> {
     const expected = `a URL (${options.schemes.map((s) => `${s}://`).join(' or ')})`;
     const parse = (v: string) => {
       try {
@@ -126,10 +135,11 @@ export const env = {
     };
     const schema = parsed(expected, parse);
     const doc: VarDoc = { description, expected, secret: options.secret ?? false };
-    if (options.fallback !== undefined) {
-      return documented(withDefault(schema, options.fallback), { ...doc, default: options.fallback });
-    }
-    return documented(schema, doc);
+    const result =
+      options.fallback !== undefined
+        ? documented(withDefault(schema, options.fallback), { ...doc, default: options.fallback })
+        : documented(schema, doc);
+    return result as z.ZodType<O extends { fallback: string } ? string : string | undefined>;
   },
 
   /** A required secret: never echoed in errors, logs or the README. */

@@ -8,3 +8,4 @@ export * from './sentry.js';
 export * from './service.js';
 export * from './shutdown.js';
 export * from './plain.js';
+export * from './tls.js';

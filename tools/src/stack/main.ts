@@ -11,9 +11,16 @@ const env = process.env;
 const dataDir = resolve(root, env.SPINCYCLE_DATA_DIR ?? '.data');
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+const readyTimeoutMs = Number(env.SPINCYCLE_READY_TIMEOUT_MS ?? 60_000);
+
 let stack: Stack;
 try {
-  stack = new Stack({ root, env, dataDir, readyTimeoutMs: 60_000, out });
+  if (!Number.isSafeInteger(readyTimeoutMs) || readyTimeoutMs < 1000) {
+    throw new Error(
+      'SPINCYCLE_READY_TIMEOUT_MS is invalid: expected an integer of at least 1000 (milliseconds)',
+    );
+  }
+  stack = new Stack({ root, env, dataDir, readyTimeoutMs, out });
 } catch (err) {
   process.stderr.write(`spincycle: ${(err as Error).message}\n`);
   process.exit(1);

@@ -58,8 +58,17 @@ export const STACK: StackService[] = [
     entry: 'broker/dist/main.js',
     listeners: [
       { variable: 'HTTP_PORT', port: 3050, role: 'internal', scheme: 'http', ops: true },
-      { variable: 'MQTT_DEV_PORT', port: 1884, role: 'MQTT (local development)', scheme: 'mqtt' },
+      { variable: 'MQTTS_PORT', port: 8883, role: 'MQTT over mTLS (devices)', scheme: 'mqtts' },
+      { variable: 'WSS_PORT', port: 8884, role: 'MQTT over WSS (app)', scheme: 'wss' },
     ],
+    links: (ports) => {
+      const certService = `http://127.0.0.1:${ports['cert-service']?.PORT}`;
+      return {
+        DEVICE_CA_URL: `${certService}/v1/pki/ca`,
+        DEVICE_CRL_URL: `${certService}/v1/pki/crl.pem`,
+        WEBHOOK_URL: `${certService}/webhooks/vernemq`,
+      };
+    },
   },
   {
     name: 'gateway',

@@ -1,0 +1,97 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, type RouteHandler } from '@spincycle/common';
+import { z } from 'zod';
+
+/**
+ * The broker's admin API, on its internal listener: cert-service (or an operator) calls it when a
+ * certificate is revoked, ownership changes or a grant ends, so that live sessions lose access at
+ * once instead of at their next reconnect.
+ *   POST /admin/v1/disconnect      {"client_ids": [...], "usernames": [...]}  → {"disconnected": n}
+ *   POST /admin/v1/trust/refresh   re-reads the device CA and CRL now          → {"disconnected": n}
+ * Every call needs `Authorization: Bearer <ADMIN_TOKEN>`; without a configured token the API is off.
+ */
+export interface AdminActions {
+  disconnect(selector: { clientIds: string[]; usernames: string[] }): number;
+  refreshTrust(): Promise<number>;
+}
+
+const disconnectBody = z
+  .object({
+    client_ids: z.array(z.string().min(1).max(256)).max(10_000).default([]),
+    usernames: z.array(z.string().min(1).max(256)).max(10_000).default([]),
+  })
+  .strict();
+
+const MAX_BODY = 1024 * 1024;
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compares digests, so neither the token's content nor its length leaks through timing. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const presented = header?.startsWith('Bearer ') ? header.slice(7) : '';
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new RangeError('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.length === 0 ? {} : (JSON.parse(text) as unknown);
+}
+
+export function adminHandler(token: string | undefined, actions: AdminActions): RouteHandler {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = path === '/admin/v1/disconnect' || path === '/admin/v1/trust/refresh' ? path : undefined;
+    if (!route || !token) {
+      sendJson(res, 404, { statusCode: 404, message: 'not found' });
+      return 'unmatched';
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { statusCode: 405, message: `${route} accepts POST only` }, { allow: 'POST' });
+      return route;
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      sendJson(res, 401, { statusCode: 401, message: 'a valid admin bearer token is required' });
+      return route;
+    }
+    if (route === '/admin/v1/trust/refresh') {
+      sendJson(res, 200, { disconnected: await actions.refreshTrust() });
+      return route;
+    }
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (err) {
+      const tooLarge = err instanceof RangeError;
+      sendJson(res, tooLarge ? 413 : 400, {
+        statusCode: tooLarge ? 413 : 400,
+        message: tooLarge ? 'body too large' : 'body is not valid JSON',
+      });
+      return route;
+    }
+    const parsed = disconnectBody.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      sendJson(res, 400, {
+        statusCode: 400,
+        message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+      });
+      return route;
+    }
+    const disconnected = actions.disconnect({
+      clientIds: parsed.data.client_ids,
+      usernames: parsed.data.usernames,
+    });
+    sendJson(res, 200, { disconnected });
+    return route;
+  };
+}

@@ -1,0 +1,90 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+/**
+ * Refuses MQTT packets larger than a limit as soon as their fixed header announces it, before any
+ * of the body is buffered. aedes has no packet size limit of its own, and without one a client can
+ * announce a 256 MB packet and make the broker hold whatever it sends towards it.
+ *
+ * It follows the framing only: a fixed header byte, then the remaining length as a variable-length
+ * integer of at most four bytes (MQTT 3.1.1 §2.2.3), then that many bytes of body.
+ */
+export class PacketSizeGuard extends Duplex {
+  private headerByteSeen = false;
+  private lengthBytes = 0;
+  private length = 0;
+  private multiplier = 1;
+  /** Body bytes of the current packet still to come; 0 while a fixed header is expected. */
+  private bodyLeft = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly maxBytes: number,
+    private readonly onOversize: (announced: number | 'malformed') => void,
+  ) {
+    super({ allowHalfOpen: false });
+    socket.on('data', (chunk: Buffer) => {
+      const verdict = this.inspect(chunk);
+      if (verdict !== 'ok') {
+        this.onOversize(verdict);
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('close', () => this.destroy());
+    socket.on('error', (err) => this.destroy(err));
+  }
+
+  /** Walks the framing of a chunk; 'ok', or why the connection must end. */
+  private inspect(chunk: Buffer): 'ok' | number | 'malformed' {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.bodyLeft > 0) {
+        const take = Math.min(this.bodyLeft, chunk.length - i);
+        this.bodyLeft -= take;
+        i += take;
+        continue;
+      }
+      if (!this.headerByteSeen) {
+        this.headerByteSeen = true;
+        i++;
+        continue;
+      }
+      const byte = chunk[i++]!;
+      this.length += (byte & 0x7f) * this.multiplier;
+      this.multiplier *= 128;
+      this.lengthBytes++;
+      if (byte & 0x80) {
+        if (this.lengthBytes === 4) return 'malformed';
+        continue;
+      }
+      // Fixed header byte + length bytes + body.
+      if (1 + this.lengthBytes + this.length > this.maxBytes) return this.length;
+      this.bodyLeft = this.length;
+      this.headerByteSeen = false;
+      this.lengthBytes = 0;
+      this.length = 0;
+      this.multiplier = 1;
+    }
+    return 'ok';
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.socket.write(chunk, encoding, done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.socket.end(done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    done(error);
+  }
+}

@@ -1,0 +1,84 @@
+import type { Logger } from '@spincycle/common';
+import type { ZodType } from 'zod';
+import type { BrokerMetrics } from '../metrics.js';
+import type { Hook } from './contract.js';
+
+/** Why a webhook gave no usable answer; each one refuses the request (fail closed). */
+export class WebhookFailure extends Error {
+  constructor(
+    readonly reason: 'timeout' | 'unreachable' | 'status' | 'not_json' | 'bad_response',
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+    this.name = 'WebhookFailure';
+  }
+}
+
+export interface WebhookClientOptions {
+  url: string;
+  timeoutMs: number;
+  metrics: BrokerMetrics;
+  logger: Logger;
+}
+
+/**
+ * Calls cert-service exactly as VerneMQ's vmq_webhooks does: a JSON POST with the hook's name in the
+ * `vernemq-hook` header; only a 200 with a JSON body counts, anything else is an error.
+ */
+export class WebhookClient {
+  constructor(private readonly options: WebhookClientOptions) {}
+
+  async call<T>(hook: Hook, body: object, schema: ZodType<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return await this.send(hook, body, schema);
+    } catch (err) {
+      outcome = err instanceof WebhookFailure ? err.reason : 'unreachable';
+      throw err instanceof WebhookFailure ? err : new WebhookFailure('unreachable', (err as Error).message);
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.options.metrics.webhookDuration.observe({ hook, outcome }, seconds);
+    }
+  }
+
+  /** For the on_* hooks, whose answer VerneMQ ignores: failures are logged, never thrown. */
+  notify(hook: Hook, body: object): void {
+    this.send(hook, body, undefined).catch((err: Error) => {
+      this.options.logger.warn({ hook, reason: err.message }, 'webhook notification failed');
+    });
+  }
+
+  private async send<T>(hook: Hook, body: object, schema: ZodType<T> | undefined): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(this.options.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'vernemq-hook': hook },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new WebhookFailure('timeout', `no answer within ${this.options.timeoutMs} ms`);
+      }
+      throw new WebhookFailure('unreachable', (err as Error).message);
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new WebhookFailure('status', `HTTP ${response.status}`);
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch {
+      throw new WebhookFailure('not_json', 'the body is not JSON');
+    }
+    if (!schema) return json as T;
+    const parsed = schema.safeParse(json);
+    if (!parsed.success)
+      throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
+    return parsed.data;
+  }
+}
