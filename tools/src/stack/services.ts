@@ -1,3 +1,5 @@
+import type { StackSecrets } from './secrets.js';
+
 /**
  * The embedded stack: which processes `npm start` runs, on which fixed ports, and how they find
  * each other. Ports stay clear of the well-known ports of servers a developer or CI machine may
@@ -18,8 +20,8 @@ export interface StackService {
   /** Entry point, relative to the repository root. */
   entry: string;
   listeners: Listener[];
-  /** Extra environment derived from the ports of the whole stack (links between services). */
-  links?: (ports: PortMap) => Record<string, string>;
+  /** Extra environment derived from the ports of the whole stack and its shared secrets. */
+  links?: (ports: PortMap, secrets: StackSecrets) => Record<string, string>;
 }
 
 export type PortMap = Record<string, Record<string, number>>;
@@ -47,6 +49,11 @@ export const STACK: StackService[] = [
     name: 'cert-service',
     entry: 'cert-service/dist/main.js',
     listeners: [{ variable: 'PORT', port: 3030, role: 'internal', scheme: 'http', ops: true }],
+    links: (ports, secrets) => ({
+      INTERNAL_API_TOKEN: secrets.CERT_SERVICE_INTERNAL_TOKEN,
+      SECRET_PEPPER: secrets.CERT_SERVICE_PEPPER,
+      OAUTH2_INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
+    }),
   },
   {
     name: 'device-service',
@@ -61,12 +68,13 @@ export const STACK: StackService[] = [
       { variable: 'MQTTS_PORT', port: 8883, role: 'MQTT over mTLS (devices)', scheme: 'mqtts' },
       { variable: 'WSS_PORT', port: 8884, role: 'MQTT over WSS (app)', scheme: 'wss' },
     ],
-    links: (ports) => {
+    links: (ports, secrets) => {
       const certService = `http://127.0.0.1:${ports['cert-service']?.PORT}`;
       return {
         DEVICE_CA_URL: `${certService}/v1/pki/ca`,
         DEVICE_CRL_URL: `${certService}/v1/pki/crl.pem`,
         WEBHOOK_URL: `${certService}/webhooks/vernemq`,
+        ADMIN_TOKEN: secrets.BROKER_ADMIN_TOKEN,
       };
     },
   },

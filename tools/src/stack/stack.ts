@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadStackSecrets, type StackSecrets } from './secrets.js';
 import { resolvePorts, STACK, overrideVariable, type PortMap, type StackService } from './services.js';
 
 export interface StackOptions {
@@ -37,9 +38,12 @@ export class Stack {
   private readonly running: Running[] = [];
   private stopping = false;
   private readonly ports: PortMap;
+  private readonly secrets: StackSecrets;
 
   constructor(private readonly options: StackOptions) {
     this.ports = resolvePorts(options.env);
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    this.secrets = loadStackSecrets(options.dataDir);
   }
 
   get statusFile(): string {
@@ -98,7 +102,7 @@ export class Stack {
     const own = this.ports[service.name] ?? {};
     const env: NodeJS.ProcessEnv = { ...this.options.env };
     for (const name of NOT_INHERITED) delete env[name];
-    Object.assign(env, service.links?.(this.ports) ?? {}, {
+    Object.assign(env, service.links?.(this.ports, this.secrets) ?? {}, {
       DATA_DIR: this.options.dataDir,
       HOST: '127.0.0.1',
     });
