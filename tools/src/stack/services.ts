@@ -84,7 +84,14 @@ export const STACK: StackService[] = [
     listeners: [
       { variable: 'PROXY_PORT', port: 4455, role: 'public API', scheme: 'http' },
       { variable: 'API_PORT', port: 4456, role: 'internal', scheme: 'http', ops: true },
+      { variable: 'ADMIN_PROXY_PORT', port: 4457, role: 'admin API', scheme: 'http' },
     ],
+    // The rule files name their upstreams at the default ports of this table.
+    links: (ports) => ({
+      ADMIN_RULES_PATH: 'oathkeeper-admin-rules.json',
+      INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
+      ID_TOKEN_ISSUER_URL: `http://127.0.0.1:${ports.gateway?.API_PORT}/`,
+    }),
   },
 ];
 
