@@ -1,6 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { docOf, type ConfigShape, type RunningService } from '@spincycle/common';
-import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
+import { type RunningService } from '@spincycle/common';
+import {
+  createTestDatabase,
+  requiredSecretsEnv,
+  serviceTestEnv,
+  type TestDatabase,
+} from '@spincycle/common/testing';
 import { start as startCertService } from '@spincycle/cert-service';
 import { config as certServiceConfig } from '@spincycle/cert-service/config';
 import { start as startDeviceService } from '@spincycle/device-service';
@@ -119,18 +123,6 @@ describe('oathkeeper-rules.json against the planned API', () => {
   });
 });
 
-/**
- * Every secret a service requires, as a fresh random value (each deployment has its own): read
- * from the service's documented config schema, so a secret added there needs no change here.
- */
-function requiredSecrets(shape: ConfigShape): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(shape)
-      .filter(([, schema]) => docOf(schema)?.secret === true && !schema.safeParse(undefined).success)
-      .map(([name]) => [name, randomBytes(32).toString('base64url')]),
-  );
-}
-
 describe('oathkeeper-rules.json against the running services', () => {
   const services: RunningService[] = [];
   const databases: TestDatabase[] = [];
@@ -145,7 +137,7 @@ describe('oathkeeper-rules.json against the running services', () => {
       starts.map(async ([label, start, shape]) => {
         const database = await createTestDatabase(`gateway-${label}`);
         databases.push(database);
-        services.push(await start(serviceTestEnv(database, { PORT: '0', ...requiredSecrets(shape) })));
+        services.push(await start(serviceTestEnv(database, { PORT: '0', ...requiredSecretsEnv(shape) })));
       }),
     );
   });

@@ -1,7 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
+import {
+  createTestDatabase,
+  requiredSecretsEnv,
+  serviceTestEnv,
+  type TestDatabase,
+} from '@spincycle/common/testing';
 import type { RunningService } from '@spincycle/common';
 import { start as startAuthServer } from '@spincycle/auth-server';
 import { start as startBroker } from '@spincycle/broker';
@@ -11,6 +16,7 @@ import { start as startGateway } from '@spincycle/gateway';
 import { start as startHibpService } from '@spincycle/hibp-service';
 import { start as startUserService } from '@spincycle/user-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_CONFIGS } from '../src/config-docs/generate.js';
 import { STACK } from '../src/stack/services.js';
 
 /**
@@ -22,6 +28,27 @@ interface Case {
   start: (env: NodeJS.ProcessEnv) => Promise<RunningService>;
   /** Whether readiness includes the service's own database. */
   database: boolean;
+  /** Services it needs running first (the broker reads the device CA from cert-service). */
+  needs?: (env: NodeJS.ProcessEnv) => Promise<{ env: Record<string, string>; close(): Promise<void> }>;
+}
+
+/** A real cert-service for the broker to read its device CA and CRL from and send its webhooks to. */
+async function certServiceForBroker(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+  const db = await createTestDatabase('cert-for-broker');
+  const certService = await startCertService(
+    serviceTestEnv(db, { PORT: '0', ...requiredSecretsEnv(SERVICE_CONFIGS['cert-service']!) }),
+  );
+  return {
+    env: {
+      DEVICE_CA_URL: `${certService.url}/v1/pki/ca`,
+      DEVICE_CRL_URL: `${certService.url}/v1/pki/crl.pem`,
+      WEBHOOK_URL: `${certService.url}/webhooks/vernemq`,
+    },
+    async close() {
+      await certService.close();
+      await db.drop();
+    },
+  };
 }
 
 const cases: Case[] = [
@@ -31,7 +58,7 @@ const cases: Case[] = [
   { name: 'auth-server', start: startAuthServer, database: true },
   { name: 'hibp-service', start: startHibpService, database: false },
   { name: 'gateway', start: startGateway, database: false },
-  { name: 'broker', start: startBroker, database: false },
+  { name: 'broker', start: startBroker, database: false, needs: certServiceForBroker },
 ];
 
 /** Every listener of the service on a random port. */
@@ -40,17 +67,26 @@ function portsEnv(name: string): Record<string, string> {
   return Object.fromEntries((service?.listeners ?? []).map((l) => [l.variable, '0']));
 }
 
-describe.each(cases)('$name', ({ name, start, database }) => {
+/** The environment a service needs beyond ports and database: its secrets. */
+function secretsEnv(name: string): Record<string, string> {
+  const shape = SERVICE_CONFIGS[name];
+  return shape ? requiredSecretsEnv(shape) : {};
+}
+
+describe.each(cases)('$name', ({ name, start, database, needs }) => {
   let db: TestDatabase;
   let service: RunningService;
+  let dependency: Awaited<ReturnType<NonNullable<Case['needs']>>> | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase(name);
-    service = await start(serviceTestEnv(db, portsEnv(name)));
+    dependency = await needs?.({});
+    service = await start(serviceTestEnv(db, { ...portsEnv(name), ...secretsEnv(name), ...dependency?.env }));
   });
 
   afterAll(async () => {
     await service?.close();
+    await dependency?.close();
     await db?.drop();
   });
 
@@ -96,7 +132,7 @@ describe('main entry points', () => {
   it.each(cases.map((c) => c.name))('%s exits 1 with one line naming a bad port variable', async (name) => {
     const variable = STACK.find((s) => s.name === name)?.listeners[0]?.variable ?? 'PORT';
     const result = await run(process.execPath, [`${name}/dist/main.js`], {
-      env: { PATH: process.env.PATH, [variable]: 'abc' },
+      env: { PATH: process.env.PATH, ...secretsEnv(name), [variable]: 'abc' },
     }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
@@ -109,7 +145,14 @@ describe('main entry points', () => {
 
   it.each(cases.map((c) => c.name))('%s drains and exits 0 on SIGTERM', async (name) => {
     const db = await createTestDatabase(name);
-    const env = serviceTestEnv(db, { ...portsEnv(name), LOG_LEVEL: 'info', PATH: process.env.PATH ?? '' });
+    const dependency = await cases.find((c) => c.name === name)?.needs?.({});
+    const env = serviceTestEnv(db, {
+      ...portsEnv(name),
+      ...secretsEnv(name),
+      ...dependency?.env,
+      LOG_LEVEL: 'info',
+      PATH: process.env.PATH ?? '',
+    });
     const child = spawn(process.execPath, [`${name}/dist/main.js`], {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -133,6 +176,7 @@ describe('main entry points', () => {
       expect(log).toContain('"msg":"stopped"');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      await dependency?.close();
       await db.drop();
     }
   });

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { docOf, type ConfigShape } from '../config.js';
 
 /**
  * Test databases. With DATABASE_URL set (CI sets it), each test gets a fresh database on that
@@ -62,4 +63,16 @@ export function serviceTestEnv(
     ...database.env,
     ...extra,
   };
+}
+
+/**
+ * Every secret a service requires, as a fresh random value (each deployment has its own), read
+ * from the service's documented configuration schema so that a new secret needs no test change.
+ */
+export function requiredSecretsEnv(shape: ConfigShape): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(shape)
+      .filter(([, schema]) => docOf(schema)?.secret === true && !schema.safeParse(undefined).success)
+      .map(([name]) => [name, randomBytes(32).toString('base64url')]),
+  );
 }

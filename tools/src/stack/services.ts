@@ -50,8 +50,7 @@ export const STACK: StackService[] = [
     entry: 'cert-service/dist/main.js',
     listeners: [{ variable: 'PORT', port: 3030, role: 'internal', scheme: 'http', ops: true }],
     links: (ports, secrets) => ({
-      INTERNAL_API_TOKEN: secrets.CERT_SERVICE_INTERNAL_TOKEN,
-      SECRET_PEPPER: secrets.CERT_SERVICE_PEPPER,
+      INTERNAL_API_TOKEN: secrets.get('cert-service-internal-token'),
       OAUTH2_INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
     }),
   },
@@ -74,7 +73,7 @@ export const STACK: StackService[] = [
         DEVICE_CA_URL: `${certService}/v1/pki/ca`,
         DEVICE_CRL_URL: `${certService}/v1/pki/crl.pem`,
         WEBHOOK_URL: `${certService}/webhooks/vernemq`,
-        ADMIN_TOKEN: secrets.BROKER_ADMIN_TOKEN,
+        ADMIN_TOKEN: secrets.get('broker-admin-token'),
       };
     },
   },

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadStackSecrets, type StackSecrets } from './secrets.js';
+import { SERVICE_CONFIGS } from '../config-docs/generate.js';
+import { StackSecrets } from './secrets.js';
 import { resolvePorts, STACK, overrideVariable, type PortMap, type StackService } from './services.js';
 
 export interface StackOptions {
@@ -43,7 +44,7 @@ export class Stack {
   constructor(private readonly options: StackOptions) {
     this.ports = resolvePorts(options.env);
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    this.secrets = loadStackSecrets(options.dataDir);
+    this.secrets = StackSecrets.open(options.dataDir);
   }
 
   get statusFile(): string {
@@ -55,6 +56,7 @@ export class Stack {
     const logs = join(this.options.dataDir, 'logs');
     mkdirSync(logs, { recursive: true });
     for (const service of STACK) this.running.push(this.spawn(service, logs, onUnexpectedExit));
+    this.secrets.save();
     const deadline = Date.now() + this.options.readyTimeoutMs;
     while (Date.now() < deadline && !this.stopping) {
       await Promise.all(this.running.map((r) => this.probe(r)));
@@ -102,7 +104,8 @@ export class Stack {
     const own = this.ports[service.name] ?? {};
     const env: NodeJS.ProcessEnv = { ...this.options.env };
     for (const name of NOT_INHERITED) delete env[name];
-    Object.assign(env, service.links?.(this.ports, this.secrets) ?? {}, {
+    const links = service.links?.(this.ports, this.secrets) ?? {};
+    Object.assign(env, links, this.secrets.requiredBy(service.name, SERVICE_CONFIGS[service.name], links), {
       DATA_DIR: this.options.dataDir,
       HOST: '127.0.0.1',
     });
