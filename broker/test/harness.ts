@@ -48,6 +48,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     ...env,
   });
   const clients: MqttClient[] = [];
+  const endClients = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  };
   const track = (client: MqttClient) => (clients.push(client), outcome(client));
   return {
     ca,
@@ -79,11 +82,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
           ...options,
         }),
       ),
-    async endClients() {
-      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-    },
+    endClients,
     async close() {
-      await this.endClients();
+      await endClients();
       await broker.close();
       await standIn.close();
       await rm(dataDir, { recursive: true, force: true });
