@@ -15,6 +15,7 @@ import {
   type DeviceTrust,
 } from './tls/device-trust.js';
 import { loadServerIdentity } from './tls/server-identity.js';
+import { DecisionCache } from './webhooks/cache.js';
 import { WebhookClient } from './webhooks/client.js';
 
 export interface RunningBroker extends RunningService {
@@ -32,11 +33,13 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
   const context = await createContext('broker', config, env);
   const { config: c, logger, metrics: serviceMetrics, health } = context;
   const metrics = createBrokerMetrics(serviceMetrics.registry);
+  const cache = new DecisionCache(c.WEBHOOK_CACHE_MAX_ENTRIES);
   const webhooks = new WebhookClient({
     url: c.WEBHOOK_URL,
     timeoutMs: c.WEBHOOK_TIMEOUT_MS,
     metrics,
     logger,
+    cache,
   });
   const authorizer = new Authorizer({
     webhooks,
@@ -136,6 +139,7 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
         );
       },
       refreshTrust,
+      clearCache: (selector) => cache.clear(selector),
     }),
   });
   health.add('device-listener', async () => {

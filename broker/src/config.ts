@@ -40,6 +40,11 @@ export const config = {
     min: 50,
     max: 60_000,
   }),
+  WEBHOOK_CACHE_MAX_ENTRIES: env.integer(
+    100_000,
+    'Webhook answers kept when cert-service sends cache-control: max-age (as VerneMQ does); 0 turns the cache off',
+    { min: 0, max: 10_000_000 },
+  ),
   REDIS_URL: env.url(
     'Redis for persistent sessions and QoS 1 messages across restarts; in memory when unset',
     {

@@ -20,6 +20,7 @@ afterAll(async () => {
 afterEach(async () => {
   h.standIn.failWith = undefined;
   h.standIn.delayMs = 0;
+  h.standIn.maxAge = undefined;
   await h.endClients();
 });
 
@@ -179,5 +180,36 @@ describe('live revocation', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toMatch(/^usernames:/);
+  });
+});
+
+describe('webhook answer cache (cache-control: max-age)', () => {
+  const publishCalls = () => h.standIn.calls.filter((c) => c.hook === 'auth_on_publish').length;
+  const admin = (path: string, body: unknown) =>
+    fetch(`${h.broker.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify(body),
+    });
+
+  it('reuses an allowed publish decision until cert-service has it dropped', async () => {
+    h.standIn.maxAge = 60;
+    const device = await connectDevice(d1, { clientId: 'D1', username: 'D1' });
+    const before = publishCalls();
+    for (let i = 0; i < 3; i++) await device.publishAsync('devices/D1/state', `{"n":${i}}`, { qos: 1 });
+    expect(publishCalls()).toBe(before + 1);
+
+    const res = await admin('/admin/v1/cache/clear', { usernames: ['D1'] });
+    expect(((await res.json()) as { dropped: number }).dropped).toBeGreaterThan(0);
+    await device.publishAsync('devices/D1/state', '{"n":3}', { qos: 1 });
+    expect(publishCalls()).toBe(before + 2);
+  });
+
+  it('never caches a refusal', async () => {
+    h.standIn.maxAge = 60;
+    await expect(connectDevice(d1, { password: 'wrong' })).rejects.toMatchObject({ code: 5 });
+    const registers = h.standIn.calls.filter((c) => c.hook === 'auth_on_register').length;
+    await expect(connectDevice(d1, { password: 'wrong' })).rejects.toMatchObject({ code: 5 });
+    expect(h.standIn.calls.filter((c) => c.hook === 'auth_on_register').length).toBe(registers + 1);
   });
 });

@@ -14,6 +14,8 @@ export interface StandIn {
   failWith: number | undefined;
   /** Delay every webhook answer (to exercise the broker's timeout). */
   delayMs: number;
+  /** Send `cache-control: max-age=<n>` with every answer. */
+  maxAge: number | undefined;
   crl: string;
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
     calls: [],
     failWith: undefined,
     delayMs: 0,
+    maxAge: undefined,
     crl,
     close: async () => undefined,
   };
@@ -73,7 +76,12 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
       state.calls.push({ hook, body });
       setTimeout(() => {
         if (state.failWith) return res.writeHead(state.failWith).end('{}');
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(decide(hook, body)));
+        res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            ...(state.maxAge !== undefined ? { 'cache-control': `max-age=${state.maxAge}` } : {}),
+          })
+          .end(JSON.stringify(decide(hook, body)));
       }, state.delayMs);
     });
   });

@@ -9,14 +9,25 @@ import { z } from 'zod';
  * once instead of at their next reconnect.
  *   POST /admin/v1/disconnect      {"client_ids": [...], "usernames": [...]}  → {"disconnected": n}
  *   POST /admin/v1/trust/refresh   re-reads the device CA and CRL now          → {"disconnected": n}
+ *   POST /admin/v1/cache/clear     {"client_ids": [...], "usernames": [...]}  → {"dropped": n}
+ *                                  (both empty: every cached webhook answer)
  * Every call needs `Authorization: Bearer <ADMIN_TOKEN>`; without a configured token the API is off.
  */
-export interface AdminActions {
-  disconnect(selector: { clientIds: string[]; usernames: string[] }): number;
-  refreshTrust(): Promise<number>;
+export interface SessionSelector {
+  clientIds: string[];
+  usernames: string[];
 }
 
-const disconnectBody = z
+export interface AdminActions {
+  disconnect(selector: SessionSelector): number;
+  refreshTrust(): Promise<number>;
+  clearCache(selector: SessionSelector): number;
+}
+
+const ROUTES = ['/admin/v1/disconnect', '/admin/v1/trust/refresh', '/admin/v1/cache/clear'] as const;
+type AdminRoute = (typeof ROUTES)[number];
+
+const selectorBody = z
   .object({
     client_ids: z.array(z.string().min(1).max(256)).max(10_000).default([]),
     usernames: z.array(z.string().min(1).max(256)).max(10_000).default([]),
@@ -50,7 +61,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 export function adminHandler(token: string | undefined, actions: AdminActions): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    const route = path === '/admin/v1/disconnect' || path === '/admin/v1/trust/refresh' ? path : undefined;
+    const route = ROUTES.find((r): r is AdminRoute => r === path);
     if (!route || !token) {
       sendJson(res, 404, { statusCode: 404, message: 'not found' });
       return 'unmatched';
@@ -78,7 +89,7 @@ export function adminHandler(token: string | undefined, actions: AdminActions): 
       });
       return route;
     }
-    const parsed = disconnectBody.safeParse(body);
+    const parsed = selectorBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       sendJson(res, 400, {
@@ -87,11 +98,9 @@ export function adminHandler(token: string | undefined, actions: AdminActions): 
       });
       return route;
     }
-    const disconnected = actions.disconnect({
-      clientIds: parsed.data.client_ids,
-      usernames: parsed.data.usernames,
-    });
-    sendJson(res, 200, { disconnected });
+    const selector = { clientIds: parsed.data.client_ids, usernames: parsed.data.usernames };
+    if (route === '/admin/v1/cache/clear') sendJson(res, 200, { dropped: actions.clearCache(selector) });
+    else sendJson(res, 200, { disconnected: actions.disconnect(selector) });
     return route;
   };
 }

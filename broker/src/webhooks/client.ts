@@ -1,7 +1,14 @@
 import type { Logger } from '@spincycle/common';
 import type { ZodType } from 'zod';
 import type { BrokerMetrics } from '../metrics.js';
-import type { Hook } from './contract.js';
+import { cacheKey, maxAgeSeconds, type DecisionCache } from './cache.js';
+import type {
+  Hook,
+  LifecycleRequest,
+  PublishRequest,
+  RegisterRequest,
+  SubscribeRequest,
+} from './contract.js';
 
 /** Why a webhook gave no usable answer; each one refuses the request (fail closed). */
 export class WebhookFailure extends Error {
@@ -19,6 +26,18 @@ export interface WebhookClientOptions {
   timeoutMs: number;
   metrics: BrokerMetrics;
   logger: Logger;
+  /** Answers cert-service allows to be reused (cache-control: max-age), as VerneMQ reuses them. */
+  cache?: DecisionCache;
+}
+
+type Body = PublishRequest | RegisterRequest | SubscribeRequest | LifecycleRequest;
+
+/** A cached answer never replays a payload rewrite, as in VerneMQ. */
+function withoutPayloadModifier<T>(value: T): T {
+  const modifiers = (value as { modifiers?: Record<string, unknown> }).modifiers;
+  if (!modifiers || !('payload' in modifiers)) return value;
+  const { payload: _dropped, ...rest } = modifiers;
+  return { ...value, modifiers: rest };
 }
 
 /**
@@ -28,11 +47,23 @@ export interface WebhookClientOptions {
 export class WebhookClient {
   constructor(private readonly options: WebhookClientOptions) {}
 
-  async call<T>(hook: Hook, body: object, schema: ZodType<T>): Promise<T> {
+  async call<T>(hook: Hook, body: Body, schema: ZodType<T>): Promise<T> {
+    const cache = this.options.cache;
+    const key = cache ? cacheKey(hook, body as unknown as Record<string, unknown>) : '';
+    const cached = cache?.get<T>(key);
+    if (cached !== undefined) return cached;
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      return await this.send(hook, body, schema);
+      const { value, maxAge } = await this.send(hook, body, schema);
+      if (cache && maxAge && (value as { result?: unknown }).result === 'ok') {
+        const who = body as { username?: string | null; client_id: string };
+        cache.set(key, withoutPayloadModifier(value), maxAge, {
+          username: who.username ?? null,
+          clientId: who.client_id,
+        });
+      }
+      return value;
     } catch (err) {
       outcome = err instanceof WebhookFailure ? err.reason : 'unreachable';
       throw err instanceof WebhookFailure ? err : new WebhookFailure('unreachable', (err as Error).message);
@@ -43,13 +74,17 @@ export class WebhookClient {
   }
 
   /** For the on_* hooks, whose answer VerneMQ ignores: failures are logged, never thrown. */
-  notify(hook: Hook, body: object): void {
+  notify(hook: Hook, body: Body): void {
     this.send(hook, body, undefined).catch((err: Error) => {
       this.options.logger.warn({ hook, reason: err.message }, 'webhook notification failed');
     });
   }
 
-  private async send<T>(hook: Hook, body: object, schema: ZodType<T> | undefined): Promise<T> {
+  private async send<T>(
+    hook: Hook,
+    body: Body,
+    schema: ZodType<T> | undefined,
+  ): Promise<{ value: T; maxAge: number | undefined }> {
     let response: Response;
     try {
       response = await fetch(this.options.url, {
@@ -75,10 +110,11 @@ export class WebhookClient {
     } catch {
       throw new WebhookFailure('not_json', 'the body is not JSON');
     }
-    if (!schema) return json as T;
+    const maxAge = maxAgeSeconds(response.headers.get('cache-control'));
+    if (!schema) return { value: json as T, maxAge };
     const parsed = schema.safeParse(json);
     if (!parsed.success)
       throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
-    return parsed.data;
+    return { value: parsed.data, maxAge };
   }
 }

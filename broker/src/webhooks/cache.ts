@@ -1,0 +1,84 @@
+/**
+ * VerneMQ's webhook decision cache, reproduced so that cert-service may answer this broker as it
+ * answers VerneMQ: an `auth_*` answer of `ok` carrying `cache-control: max-age=<s>` is reused for
+ * identical requests (every field but `payload` and `peer_port`) until it expires; `next` and
+ * errors are never cached, and a cached answer loses its payload modifier. Unlike VerneMQ, entries
+ * can be dropped at once through the admin API, which cert-service calls when a fact changes.
+ */
+export interface CachedAnswer<T> {
+  value: T;
+  expiresAt: number;
+  username: string | null;
+  clientId: string;
+}
+
+const UNCACHED_FIELDS = new Set(['payload', 'peer_port']);
+
+export function cacheKey(hook: string, body: Record<string, unknown>): string {
+  const fields = Object.keys(body)
+    .filter((k) => !UNCACHED_FIELDS.has(k))
+    .sort()
+    .map((k) => [k, body[k]]);
+  return `${hook}\n${JSON.stringify(fields)}`;
+}
+
+/** `max-age=` found anywhere in the value, as VerneMQ parses it; undefined when absent or not a number. */
+export function maxAgeSeconds(cacheControl: string | null): number | undefined {
+  const match = /max-age=(\d+)/i.exec(cacheControl ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+export class DecisionCache {
+  private readonly entries = new Map<string, CachedAnswer<unknown>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get<T>(key: string): T | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAt <= this.now()) {
+      if (entry) this.entries.delete(key);
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return entry.value as T;
+  }
+
+  set<T>(key: string, value: T, seconds: number, who: { username: string | null; clientId: string }): void {
+    if (seconds <= 0 || this.maxEntries === 0) return;
+    if (this.entries.size >= this.maxEntries) {
+      // Oldest insertion first: Map iteration order.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, { value, expiresAt: this.now() + seconds * 1000, ...who });
+  }
+
+  /** Drops the entries of those users or clients, or every entry when both lists are empty. */
+  clear(selector: { usernames: string[]; clientIds: string[] }): number {
+    if (selector.usernames.length === 0 && selector.clientIds.length === 0) {
+      const size = this.entries.size;
+      this.entries.clear();
+      return size;
+    }
+    const names = new Set(selector.usernames);
+    const ids = new Set(selector.clientIds);
+    let dropped = 0;
+    for (const [key, entry] of this.entries) {
+      if ((entry.username !== null && names.has(entry.username)) || ids.has(entry.clientId)) {
+        this.entries.delete(key);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
