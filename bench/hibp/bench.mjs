@@ -1,0 +1,355 @@
+#!/usr/bin/env node
+/**
+ * hibp-service benchmark: build rate, peak memory, size against the Bloom minimum and against xor /
+ * binary fuse filters, in-process lookups, HTTP throughput and p99, and the full-corpus projection.
+ *
+ *   npx tsc -b hibp-service && node bench/hibp/bench.mjs [--count 20000000] [--fp-rate 1e-6]
+ *        [--http-seconds 10] [--connections 16] [--package-sample 200000] [--keep-dir DIR]
+ *
+ * The corpus is synthetic: random SHA-1 values, which are distributed exactly like real ones.
+ * Use --count 100000000 for the issue's 100 million figure (about 4.5 GB of corpus on disk).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const dist = (path) => join(root, 'hibp-service/dist', path);
+const require = createRequire(join(root, 'hibp-service/package.json'));
+
+const { values: args } = parseArgs({
+  options: {
+    count: { type: 'string', default: '20000000' },
+    'fp-rate': { type: 'string', default: '1e-6' },
+    'http-seconds': { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16' },
+    'package-sample': { type: 'string', default: '200000' },
+    'keep-dir': { type: 'string' },
+    'child-build': { type: 'string' },
+    'child-http': { type: 'string' },
+  },
+});
+
+const FULL_CORPUS = 2e9;
+const LAST_VERSIONED_RELEASE = 847e6;
+
+/**
+ * Runs in its own process so that its peak RSS is the builder's alone. The peak is sampled: neither
+ * resourceUsage().maxRSS nor VmHWM starts from zero in a process that a large parent spawned.
+ */
+async function childBuild({ input, output, count, fpRate }) {
+  const { buildFilter } = await import(dist('build/builder.js'));
+  const baselineRss = process.memoryUsage.rss();
+  let maxRss = baselineRss;
+  const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage.rss())), 20);
+  const report = await buildFilter({ input, output, count, fpRate });
+  clearInterval(sampler);
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
+  process.stdout.write(JSON.stringify({ report, baselineRss, maxRss }));
+}
+
+async function main() {
+  const count = Number(args.count);
+  const fpRate = Number(args['fp-rate']);
+  const dir = args['keep-dir'] ?? (await mkdtemp(join(tmpdir(), 'hibp-bench-')));
+  const rows = [];
+  const row = (name, value, note = '') => {
+    rows.push([name, value, note]);
+    process.stderr.write(`  ${name}: ${value} ${note}\n`);
+  };
+  try {
+    const { bloomParameters, bloomMinimumBitsPerKey, BloomFilter } = await import(dist('filter/bloom.js'));
+    const { loadFilterFile } = await import(dist('filter/filter-file.js'));
+    const { parseSha1Hex } = await import(dist('filter/sha1.js'));
+
+    process.stderr.write(`corpus: ${count} random SHA-1 lines in ${dir}\n`);
+    const corpus = join(dir, 'corpus.txt');
+    const genStart = performance.now();
+    const sample = await writeCorpus(corpus, count, 100_000);
+    row(
+      'corpus written',
+      `${((await stat(corpus)).size / 2 ** 30).toFixed(2)} GiB`,
+      `${seconds(genStart)} s`,
+    );
+
+    process.stderr.write('build (child process, --count given: one pass)\n');
+    const output = join(dir, 'bench.filter');
+    const child = JSON.parse(
+      await run(process.execPath, [
+        fileURLToPath(import.meta.url),
+        '--child-build',
+        JSON.stringify({ input: corpus, output, count, fpRate }),
+      ]),
+    );
+    const { report } = child;
+    const filterBytes = report.bits / 8;
+    row(
+      'build rate',
+      `${fmt(report.lines / report.seconds)} hashes/s`,
+      `target ≥ 2M/s; ${report.seconds.toFixed(1)} s for ${fmt(report.lines)}`,
+    );
+    row(
+      'filter size',
+      `${mib(filterBytes)} MiB`,
+      `${report.hashes} probes, ${(report.bits / count).toFixed(2)} bits/key`,
+    );
+    row(
+      'peak RSS / filter size',
+      ratio(child.maxRss / filterBytes),
+      `peak ${mib(child.maxRss)} MiB; target ≤ 1.2`,
+    );
+    row(
+      '(peak RSS − idle node) / filter',
+      ratio((child.maxRss - child.baselineRss) / filterBytes),
+      `idle node ${mib(child.baselineRss)} MiB`,
+    );
+
+    const minimum = bloomMinimumBitsPerKey(fpRate);
+    const fingerprintBits = Math.ceil(-Math.log2(fpRate));
+    row(
+      'size / Bloom minimum',
+      ratio(report.bits / count / minimum),
+      `minimum ${minimum.toFixed(2)} bits/key; target ≤ 1.10`,
+    );
+    row(
+      'xor filter would need',
+      `${(1.23 * fingerprintBits).toFixed(2)} bits/key`,
+      `${fingerprintBits}-bit fingerprints (fp ${(2 ** -fingerprintBits).toExponential(1)}), 1.23× slots`,
+    );
+    row(
+      'binary fuse (4-wise) would need',
+      `${(1.075 * fingerprintBits).toFixed(2)} bits/key`,
+      `${fingerprintBits}-bit fingerprints, 1.075× slots`,
+    );
+    row('binary fuse 16-bit', `${(1.125 * 16).toFixed(2)} bits/key`, `fp 1.5e-5 (3-wise)`);
+
+    process.stderr.write('lookups (in process)\n');
+    const { filter } = await loadFilterFile(output);
+    const held = Array.from({ length: 1_000_000 }, () => randomBytes(20));
+    const present = sample;
+    const negRate = rate(held.length * 3, () => {
+      for (let r = 0; r < 3; r++) for (const d of held) filter.has(d);
+    });
+    const posRate = rate(present.length * 10, () => {
+      for (let r = 0; r < 10; r++) for (const d of present) filter.has(d);
+    });
+    const heldHex = held.slice(0, 300_000).map((d) => d.toString('hex').toUpperCase());
+    const hexRate = rate(heldHex.length * 3, () => {
+      for (let r = 0; r < 3; r++) for (const h of heldHex) filter.has(parseSha1Hex(h));
+    });
+    row('lookups/s, absent keys', fmt(negRate), 'one core; stops at the first clear bit');
+    row('lookups/s, present keys', fmt(posRate), `all ${report.hashes} probes; target ≥ 1M/s`);
+    row('checks/s incl. hex parse', fmt(hexRate), 'absent keys, as the HTTP route does');
+    let missing = 0;
+    for (const d of present) if (!filter.has(d)) missing++;
+    row('inserted keys not found', String(missing), `of ${fmt(present.length)} sampled (must be 0)`);
+    const fpTrials = 20_000_000;
+    let falsePositives = 0;
+    const probe = Buffer.alloc(20 * 100_000);
+    for (let done = 0; done < fpTrials; done += 100_000) {
+      randomFillSync(probe);
+      for (let o = 0; o < probe.length; o += 20) if (filter.has(probe, o)) falsePositives++;
+    }
+    const expected = fpTrials * report.expectedFpRate;
+    row(
+      'measured fp rate',
+      (falsePositives / fpTrials).toExponential(2),
+      `${falsePositives} in ${fmt(fpTrials)} held-out; expected ${expected.toFixed(1)} ± ${Math.sqrt(expected).toFixed(1)}`,
+    );
+
+    const n = Number(args['package-sample']);
+    if (n > 0) {
+      process.stderr.write(`bloom-filters package (${fmt(n)} keys)\n`);
+      const { BloomFilter: PackageBloom } = require('bloom-filters');
+      const pkg = PackageBloom.create(n, fpRate);
+      const keys = Array.from({ length: n }, () => randomBytes(20).toString('hex').toUpperCase());
+      const addRate = rate(n, () => keys.forEach((k) => pkg.add(k)));
+      const hasRate = rate(n, () => keys.forEach((k) => pkg.has(k)));
+      row('bloom-filters package: inserts/s', fmt(addRate), 'XXH64 over the hex string per probe');
+      row('bloom-filters package: checks/s', fmt(hasRate), 'present keys');
+      const own = new BloomFilter(bloomParameters(n, fpRate));
+      const digests = keys.map((k) => parseSha1Hex(k));
+      row(
+        'own layout, same keys: inserts/s',
+        fmt(rate(n, () => digests.forEach((d) => own.add(d)))),
+        'small filter, cache-resident',
+      );
+    }
+
+    process.stderr.write(`HTTP (service in a second process, autocannon ${args['http-seconds']} s)\n`);
+    const http = await httpBench(output, held.slice(0, 50).concat(present.slice(0, 50)));
+    row(
+      'HTTP requests/s',
+      fmt(http.requests.average),
+      `target ≥ 15k; ${args.connections} connections, LOG_LEVEL=warn`,
+    );
+    row('HTTP p99 latency', `${http.latency.p99} ms`, `p50 ${http.latency.p50} ms; target < 5 ms`);
+    row('HTTP errors / non-2xx', `${http.errors} / ${http.non2xx}`, '');
+
+    for (const [label, keys] of [
+      ['full corpus (2 G)', FULL_CORPUS],
+      ['v8 release (847 M)', LAST_VERSIONED_RELEASE],
+    ]) {
+      const params = bloomParameters(keys, fpRate);
+      row(
+        `${label}: filter size`,
+        `${(params.bits / 8 / 1e9).toFixed(2)} GB`,
+        `${(params.bits / 8 / 2 ** 30).toFixed(2)} GiB; build peak ≈ ${((1.05 * (params.bits / 8) + child.maxRss - 1.05 * filterBytes) / 2 ** 30).toFixed(2)} GiB (filter, 5 % batch, fixed overhead as measured)`,
+      );
+      row(
+        `${label}: build time`,
+        `${(keys / (report.lines / report.seconds) / 60).toFixed(0)} min`,
+        'at the measured rate; plus a count pass unless --count is given, and disk reads of the real file',
+      );
+    }
+
+    const width = Math.max(...rows.map((r) => r[0].length));
+    const valueWidth = Math.max(...rows.map((r) => r[1].length));
+    process.stdout.write(
+      `\nhibp filter benchmark: ${fmt(count)} hashes, target fp ${fpRate}, node ${process.version}\n`,
+    );
+    for (const [name, value, note] of rows) {
+      process.stdout.write(`${name.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}\n`);
+    }
+  } finally {
+    if (!args['keep-dir']) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes `count` random `HEX:COUNT` lines; returns the digests of a sample of them. */
+async function writeCorpus(path, count, sampleSize) {
+  const out = createWriteStream(path, { highWaterMark: 1 << 22 });
+  const batch = 100_000;
+  const sample = [];
+  const every = Math.max(1, Math.floor(count / sampleSize));
+  for (let done = 0; done < count; done += batch) {
+    const n = Math.min(batch, count - done);
+    const raw = randomBytes(20 * n);
+    const hex = Buffer.from(raw.toString('hex').toUpperCase(), 'latin1');
+    const text = Buffer.allocUnsafe(n * 44);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      hex.copy(text, at, 40 * i, 40 * i + 40);
+      at += 40;
+      at += text.write(`:${1 + (i % 97)}\n`, at, 'latin1');
+      if ((done + i) % every === 0 && sample.length < sampleSize)
+        sample.push(raw.subarray(20 * i, 20 * i + 20));
+    }
+    if (!out.write(text.subarray(0, at))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return sample;
+}
+
+/**
+ * The service runs in one process and autocannon in another, apart from this one, whose heap of
+ * test digests would otherwise add garbage-collection pauses to the measured latency.
+ */
+async function httpBench(filterPath, digests) {
+  const port = await freePort();
+  const service = spawn(process.execPath, [join(root, 'hibp-service/dist/main.js')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      HIBP_FILTER_PATH: filterPath,
+      HIBP_WATCH_FILTER: 'false',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    await waitReady(`http://127.0.0.1:${port}/health/ready`);
+    const bodies = digests.map((d) => JSON.stringify({ sha1: Buffer.from(d).toString('hex').toUpperCase() }));
+    const spec = { url: `http://127.0.0.1:${port}`, bodies };
+    return JSON.parse(
+      await run(process.execPath, [fileURLToPath(import.meta.url), '--child-http', JSON.stringify(spec)]),
+    );
+  } finally {
+    service.kill('SIGTERM');
+    await once(service, 'exit');
+  }
+}
+
+async function childHttp({ url, bodies }) {
+  const autocannon = createRequire(join(root, 'package.json'))('autocannon');
+  const result = await autocannon({
+    url,
+    connections: Number(args.connections),
+    duration: Number(args['http-seconds']),
+    // autocannon cycles through these on each connection: a mix of leaked and unknown hashes.
+    requests: bodies.map((body) => ({
+      method: 'POST',
+      path: '/v1/check',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })),
+  });
+  process.stdout.write(JSON.stringify(result));
+}
+
+async function waitReady(url) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('service did not become ready');
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function run(command, argv) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', (code) =>
+      code === 0 ? resolveRun(out) : reject(new Error(`${command} exited with ${code}`)),
+    );
+  });
+}
+
+function rate(operations, body) {
+  const started = performance.now();
+  body();
+  return operations / ((performance.now() - started) / 1000);
+}
+
+const seconds = (from) => ((performance.now() - from) / 1000).toFixed(1);
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+const ratio = (value) => `${value.toFixed(3)}×`;
+function fmt(value) {
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+  return value.toFixed(0);
+}
+
+// Last, so that every helper above is initialised when main runs.
+if (args['child-build']) {
+  await childBuild(JSON.parse(args['child-build']));
+} else if (args['child-http']) {
+  await childHttp(JSON.parse(args['child-http']));
+} else {
+  await main();
+}
