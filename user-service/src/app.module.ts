@@ -1,9 +1,46 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { CoreModule, type CoreModuleOptions } from '@spincycle/common/nest';
+import { CoreModule, SERVICE_CONTEXT, type CoreModuleOptions } from '@spincycle/common/nest';
+import type { ServiceContext } from '@spincycle/common';
+import { AccountsController } from './accounts/accounts.controller.js';
+import { AccountsService } from './accounts/accounts.service.js';
+import { Callers } from './accounts/caller.js';
+import { UsersRepository } from './accounts/users.repository.js';
+import { FlowsService } from './identity-provider/flows.service.js';
+import { HydraAdmin } from './identity-provider/hydra-admin.js';
+import { PagesController } from './identity-provider/pages.controller.js';
+import { LoginService } from './login/login.service.js';
+import { ThrottleRepository } from './login/throttle.repository.js';
+import { AccountMetrics } from './metrics.js';
+import { LeakedPasswords } from './passwords/leaked-passwords.js';
+import { PasswordHasher } from './passwords/password-hasher.js';
+import { USER_CONFIG } from './tokens.js';
+import { PageResponder } from './web/page-responder.js';
 
 @Module({})
 export class AppModule {
   static forRoot(core: CoreModuleOptions): DynamicModule {
-    return { module: AppModule, imports: [CoreModule.forRoot(core)] };
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(core)],
+      controllers: [PagesController, AccountsController],
+      providers: [
+        {
+          provide: USER_CONFIG,
+          useFactory: (context: ServiceContext) => context.config,
+          inject: [SERVICE_CONTEXT],
+        },
+        AccountMetrics,
+        UsersRepository,
+        ThrottleRepository,
+        PasswordHasher,
+        LeakedPasswords,
+        LoginService,
+        HydraAdmin,
+        AccountsService,
+        Callers,
+        FlowsService,
+        PageResponder,
+      ],
+    };
   }
 }

@@ -1,7 +1,55 @@
-import { baseConfig, databaseConfig, env } from '@spincycle/common';
+import { baseConfig, databaseConfig, env, type ConfigOf } from '@spincycle/common';
+import type { z } from 'zod';
+
+/** A URL with a default: env.url's declared type also covers its optional form, this one never is. */
+function urlWithDefault(description: string, fallback: string): z.ZodType<string> {
+  return env.url(description, { schemes: ['https', 'http'], fallback }) as z.ZodType<string>;
+}
 
 export const config = {
   ...baseConfig,
   ...databaseConfig,
   PORT: env.port(3010, 'HTTP port of user-service'),
+  HYDRA_ADMIN_URL: urlWithDefault(
+    'Admin API of the OAuth2 server (Ory Hydra, or auth-server on one machine)',
+    'http://127.0.0.1:4445',
+  ),
+  OAUTH2_PUBLIC_URL: urlWithDefault(
+    'Public URL of the OAuth2 server; the pages may only send forms and redirects there and to themselves',
+    'http://127.0.0.1:4444',
+  ),
+  CSP_FORM_ACTION_EXTRA: env.optional(
+    'Extra form-action sources of the pages, space-separated: the app redirect URI scheme (e.g. app.spincycle.mobile:), because browsers apply form-action to the redirects after a form post',
+    'space-separated CSP sources',
+  ),
+  HIBP_URL: urlWithDefault('Base URL of hibp-service (leaked-password check)', 'http://127.0.0.1:3040'),
+  HIBP_TIMEOUT_MS: env.integer(3000, 'How long a leaked-password check may take before sign-up is refused', {
+    min: 100,
+    max: 30_000,
+  }),
+  BCRYPT_COST: env.integer(12, 'bcrypt cost factor of password hashes', { min: 10, max: 16 }),
+  CSRF_SECRET: env.optionalSecret(
+    'Key of the CSRF tokens on the pages; every replica needs the same one (a random per-process key when unset)',
+    32,
+  ),
+  COOKIE_SECURE: env.boolean(true, 'Whether the pages set their cookies with the Secure attribute (HTTPS)'),
+  CLIENT_ADDRESS_HEADER: env.optional(
+    'Header in which the access proxy passes the client address (last entry wins, e.g. x-forwarded-for); set it only when user-service is reachable through the proxy alone, else per-address lockout counts the proxy',
+    'a lower-case HTTP header name',
+  ),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: env.integer(5, 'Failed logins on one e-mail address before it is locked', {
+    min: 1,
+    max: 100,
+  }),
+  LOGIN_MAX_FAILURES_PER_IP: env.integer(20, 'Failed logins from one address before it is locked', {
+    min: 1,
+    max: 10_000,
+  }),
+  LOGIN_LOCKOUT_SECONDS: env.integer(60, 'First lockout; each further failure doubles it', {
+    min: 1,
+    max: 3600,
+  }),
+  LOGIN_LOCKOUT_MAX_SECONDS: env.integer(3600, 'Longest lockout', { min: 1, max: 86_400 }),
 };
+
+export type UserServiceConfig = ConfigOf<typeof config>;
