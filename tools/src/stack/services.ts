@@ -39,11 +39,26 @@ export const STACK: StackService[] = [
       { variable: 'PUBLIC_PORT', port: 4444, role: 'public OAuth2', scheme: 'http' },
       { variable: 'ADMIN_PORT', port: 4445, role: 'admin', scheme: 'http', ops: true },
     ],
+    // Browsers reach the login provider's pages through the access proxy, like every public route.
+    links: (ports) => {
+      const pages = `http://127.0.0.1:${ports.gateway?.PROXY_PORT}`;
+      return {
+        LOGIN_URL: `${pages}/login`,
+        CONSENT_URL: `${pages}/consent`,
+        LOGOUT_URL: `${pages}/logout`,
+        POST_LOGOUT_REDIRECT_URL: `${pages}/logout/done`,
+      };
+    },
   },
   {
     name: 'user-service',
     entry: 'user-service/dist/main.js',
     listeners: [{ variable: 'PORT', port: 3010, role: 'internal', scheme: 'http', ops: true }],
+    links: (ports) => ({
+      HYDRA_ADMIN_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`,
+      OAUTH2_PUBLIC_URL: `http://127.0.0.1:${ports['auth-server']?.PUBLIC_PORT}`,
+      HIBP_URL: `http://127.0.0.1:${ports['hibp-service']?.PORT}`,
+    }),
   },
   {
     name: 'cert-service',
