@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+/**
+ * cert-service benchmark: broker decisions over HTTP with a warm decision cache (against the
+ * service's own /health/live as the HTTP floor), cold decisions with every lookup on PostgreSQL,
+ * and CSR enrolments per second with the local CA.
+ *
+ *   npx tsc -b cert-service && node bench/cert-service/bench.mjs [--seconds 10] [--connections 32]
+ *        [--devices 2000] [--enrolments 2000] [--enrol-concurrency 16]
+ *
+ * cert-service runs in a child process; autocannon and the enrolment clients run in this one.
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/sc_dev) names the PostgreSQL server on
+ * which a fresh database is created and dropped.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/sc_dev';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    devices: { type: 'string', default: '2000' },
+    enrolments: { type: 'string', default: '2000' },
+    'enrol-concurrency': { type: 'string', default: '16' },
+  },
+});
+const seconds = Number(args.seconds);
+const connections = Number(args.connections);
+const deviceCount = Number(args.devices);
+const enrolmentCount = Number(args.enrolments);
+
+await import('reflect-metadata');
+const autocannon = (await import('autocannon')).default;
+const x509 = await import('@peculiar/x509');
+x509.cryptoProvider.set(webcrypto);
+const { createTestDatabase } = await import(join(root, 'common/dist/testing/index.js'));
+
+const INTERNAL_TOKEN = randomBytes(24).toString('hex');
+const deviceId = (i) => `bench-${i}`;
+const passwordOf = (i) => `mqtt-password-${i}-0123456789`;
+const secretOf = (i) => `enrolment-secret-${i}-0123456789`;
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+/** Starts cert-service from its build in a child process and waits until it is ready. */
+async function startService(database, extraEnv) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'cert-service/dist/main.js')], {
+    env: {
+      ...process.env,
+      ...database.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      INTERNAL_API_TOKEN: INTERNAL_TOKEN,
+      SECRET_PEPPER: 'bench-pepper-0123456789abcdef-0123456789',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`cert-service exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (attempt > 600) throw new Error('cert-service did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function internal(url, method, path, body) {
+  const response = await fetch(`${url}/internal/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${INTERNAL_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
+}
+
+async function seed(url) {
+  const queue = Array.from({ length: deviceCount }, (_, i) => i);
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        await internal(url, 'PUT', `/devices/${deviceId(i)}`, {
+          status: 'active',
+          ownerId: `owner-${i % 500}`,
+          mqttPassword: passwordOf(i),
+          enrolmentSecret: secretOf(i),
+        });
+      }
+    }),
+  );
+}
+
+/**
+ * An auth_on_publish as VerneMQ sends it: a device publishing its own events. autocannon sends one
+ * prebuilt request fastest (its `requests` list rebuilds every request and becomes the bottleneck);
+ * the cold run stays cold with one request because its cache keeps nothing.
+ */
+function publishRequest(i) {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'vernemq-hook': 'auth_on_publish' },
+    body: JSON.stringify({
+      username: deviceId(i),
+      client_id: deviceId(i),
+      mountpoint: '',
+      qos: 1,
+      topic: `devices/${deviceId(i)}/events`,
+      payload: Buffer.from('{"cycle":"rinse"}').toString('base64'),
+      retain: false,
+    }),
+  };
+}
+
+async function checkAnswer(url, request) {
+  const response = await fetch(`${url}/webhooks/vernemq`, request);
+  const body = await response.json();
+  if (body.result !== 'ok') throw new Error(`benchmark request refused: ${JSON.stringify(body)}`);
+}
+
+async function load(url, options) {
+  const result = await autocannon({ url, connections, duration: seconds, ...options });
+  if (result.non2xx > 0) process.stderr.write(`${result.non2xx} answers were not 2xx\n`);
+  return {
+    perSecond: result.requests.average,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function enrolmentsPerSecond(url) {
+  const csrs = [];
+  for (let i = 0; i < enrolmentCount; i++) {
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'sign',
+      'verify',
+    ]);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=device',
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    });
+    csrs.push(csr.toString('pem'));
+  }
+  const queue = csrs.map((csr, i) => ({ i, csr }));
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Number(args['enrol-concurrency']) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+        const response = await fetch(`${url}/v1/pki/enrolments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            deviceId: deviceId(item.i),
+            csr: item.csr,
+            enrolmentSecret: secretOf(item.i),
+          }),
+        });
+        await response.arrayBuffer();
+        if (response.status !== 201) failures++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { perSecond: enrolmentCount / elapsed, failures };
+}
+
+const rows = [];
+const database = await createTestDatabase('bench_cert_service');
+try {
+  const warm = await startService(database, {});
+  try {
+    await seed(warm.url);
+    const request = publishRequest(0);
+    await checkAnswer(warm.url, request); // also fills the cache
+    await load(`${warm.url}/webhooks/vernemq`, { ...request, duration: 2 }); // JIT warm-up
+    const floor = await load(`${warm.url}/health/live`, {});
+    const warmPublish = await load(`${warm.url}/webhooks/vernemq`, request);
+    rows.push(['HTTP floor: GET /health/live', floor, '']);
+    rows.push([
+      'auth_on_publish, warm cache',
+      warmPublish,
+      `${((warmPublish.perSecond / floor.perSecond) * 100).toFixed(0)}% of floor`,
+    ]);
+    if (enrolmentCount > deviceCount) throw new Error('--enrolments must not exceed --devices');
+    const enrol = await enrolmentsPerSecond(warm.url);
+    rows.push([
+      'CSR enrolment, local CA',
+      { perSecond: enrol.perSecond, p99: NaN, errors: enrol.failures },
+      `concurrency ${args['enrol-concurrency']}`,
+    ]);
+  } finally {
+    await warm.stop();
+  }
+  // A cache that keeps nothing: every decision is a PostgreSQL lookup.
+  const cold = await startService(database, { DECISION_CACHE_TTL_MS: '0' });
+  try {
+    const request = publishRequest(1);
+    await checkAnswer(cold.url, request);
+    rows.push([
+      'auth_on_publish, cold (PostgreSQL each time)',
+      await load(`${cold.url}/webhooks/vernemq`, request),
+      `${deviceCount} devices in the table`,
+    ]);
+  } finally {
+    await cold.stop();
+  }
+} finally {
+  await database.drop();
+}
+
+const line = (cells) => `| ${cells.join(' | ')} |\n`;
+const table = [
+  `\ncert-service benchmark (${availableParallelism()} cores, ${connections} connections, ${seconds} s per HTTP run, ${database.kind})\n\n`,
+  line(['measurement', 'per second', 'p99 ms', 'errors', 'note']),
+  line(['---', '---:', '---:', '---:', '---']),
+  ...rows.map(([name, figures, note]) =>
+    line([
+      name,
+      figures.perSecond.toFixed(0),
+      Number.isNaN(figures.p99) ? '—' : figures.p99.toFixed(2),
+      String(figures.errors),
+      note,
+    ]),
+  ),
+];
+process.stdout.write(table.join(''));

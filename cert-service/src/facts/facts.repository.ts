@@ -1,0 +1,229 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { DeviceFacts, DeviceStatus, GrantFacts, GrantScope } from '../acl/topic-acl.js';
+
+/** What is known about a username, for a publish or subscribe decision about one device. */
+export interface AccessRecord {
+  /** The username's own device record, when the username is a device id. */
+  actorDevice: { status: DeviceStatus } | null;
+  actorIsService: boolean;
+  device: DeviceFacts | null;
+  grants: GrantFacts[];
+}
+
+export interface RegistrationRecord {
+  device: { status: DeviceStatus; mqttPasswordHash: Buffer } | null;
+  serviceSecretHash: Buffer | null;
+}
+
+export interface DeviceWrite {
+  id: string;
+  status: DeviceStatus;
+  ownerId: string | null;
+  mqttPasswordHash: Buffer | null;
+  enrolmentSecretHash: Buffer | null;
+}
+
+export interface GrantWrite {
+  id: string;
+  technicianId: string;
+  deviceId: string;
+  scope: GrantScope;
+  expiresAt: Date;
+  revoked: boolean;
+}
+
+export interface DeviceView {
+  id: string;
+  status: DeviceStatus;
+  ownerId: string | null;
+  online: boolean;
+  lastSeenAt: Date | null;
+  enrolmentPending: boolean;
+}
+
+interface AccessRow {
+  actor_device: { status: DeviceStatus } | null;
+  actor_service: boolean;
+  device: { status: DeviceStatus; ownerId: string | null } | null;
+  grants: { scope: GrantScope; expiresAt: string; revoked: boolean }[];
+}
+
+interface DeviceRow {
+  id: string;
+  status: DeviceStatus;
+  owner_id: string | null;
+  online: boolean;
+  last_seen_at: Date | null;
+  enrolment_pending: boolean;
+}
+
+const DEVICE_VIEW_COLUMNS =
+  'id, status, owner_id, online, last_seen_at, enrolment_secret_hash IS NOT NULL AS enrolment_pending';
+
+const toView = (row: DeviceRow): DeviceView => ({
+  id: row.id,
+  status: row.status,
+  ownerId: row.owner_id,
+  online: row.online,
+  lastSeenAt: row.last_seen_at,
+  enrolmentPending: row.enrolment_pending,
+});
+
+/** The only code that reads or writes the authorization facts. */
+@Injectable()
+export class FactsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /** Everything one publish or subscribe decision needs, in one round trip. */
+  async loadAccess(username: string, deviceId: string): Promise<AccessRecord> {
+    const rows: AccessRow[] = await this.db.query(
+      `SELECT
+         (SELECT json_build_object('status', status) FROM devices WHERE id = $1) AS actor_device,
+         EXISTS (SELECT 1 FROM service_credentials WHERE id = $1) AS actor_service,
+         (SELECT json_build_object('status', status, 'ownerId', owner_id) FROM devices WHERE id = $2) AS device,
+         COALESCE((SELECT json_agg(json_build_object('scope', scope, 'expiresAt', expires_at, 'revoked', revoked))
+                   FROM technician_grants WHERE technician_id = $1 AND device_id = $2), '[]'::json) AS grants`,
+      [username, deviceId],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error('access query returned no row');
+    return {
+      actorDevice: row.actor_device,
+      actorIsService: row.actor_service,
+      device: row.device ? { id: deviceId, ...row.device } : null,
+      grants: row.grants.map((g) => ({
+        scope: g.scope,
+        expiresAt: new Date(g.expiresAt),
+        revoked: g.revoked,
+      })),
+    };
+  }
+
+  async loadRegistration(username: string): Promise<RegistrationRecord> {
+    const rows: {
+      device_status: DeviceStatus | null;
+      mqtt_password_hash: Buffer | null;
+      service_secret_hash: Buffer | null;
+    }[] = await this.db.query(
+      `SELECT d.status AS device_status, d.mqtt_password_hash,
+              (SELECT secret_hash FROM service_credentials WHERE id = $1) AS service_secret_hash
+       FROM (SELECT 1) AS one LEFT JOIN devices d ON d.id = $1`,
+      [username],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error('registration query returned no row');
+    return {
+      device:
+        row.device_status !== null && row.mqtt_password_hash !== null
+          ? { status: row.device_status, mqttPasswordHash: row.mqtt_password_hash }
+          : null,
+      serviceSecretHash: row.service_secret_hash,
+    };
+  }
+
+  async findDevice(id: string): Promise<DeviceView | null> {
+    const rows: DeviceRow[] = await this.db.query(
+      `SELECT ${DEVICE_VIEW_COLUMNS} FROM devices WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ? toView(rows[0]) : null;
+  }
+
+  /** Creates or replaces a device's facts; secrets given as null keep what is stored. */
+  async upsertDevice(write: DeviceWrite): Promise<DeviceView | null> {
+    const params = [write.id, write.status, write.ownerId, write.mqttPasswordHash, write.enrolmentSecretHash];
+    const [updated]: [DeviceRow[], number] = await this.db.query(
+      `UPDATE devices SET status = $2, owner_id = $3,
+         mqtt_password_hash = COALESCE($4, mqtt_password_hash),
+         enrolment_secret_hash = COALESCE($5, enrolment_secret_hash),
+         updated_at = now()
+       WHERE id = $1 RETURNING ${DEVICE_VIEW_COLUMNS}`,
+      params,
+    );
+    if (updated[0]) return toView(updated[0]);
+    // A new device cannot exist without the MQTT password it will connect with.
+    if (write.mqttPasswordHash === null) return null;
+    const inserted: DeviceRow[] = await this.db.query(
+      `INSERT INTO devices (id, status, owner_id, mqtt_password_hash, enrolment_secret_hash)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, owner_id = EXCLUDED.owner_id,
+         mqtt_password_hash = EXCLUDED.mqtt_password_hash,
+         enrolment_secret_hash = COALESCE(EXCLUDED.enrolment_secret_hash, devices.enrolment_secret_hash),
+         updated_at = now()
+       RETURNING ${DEVICE_VIEW_COLUMNS}`,
+      params,
+    );
+    return inserted[0] ? toView(inserted[0]) : null;
+  }
+
+  async deleteDevice(id: string): Promise<boolean> {
+    const [, count]: [unknown, number] = await this.db.query('DELETE FROM devices WHERE id = $1', [id]);
+    await this.db.query('DELETE FROM technician_grants WHERE device_id = $1', [id]);
+    return count > 0;
+  }
+
+  async enrolmentSecretHash(deviceId: string): Promise<Buffer | null> {
+    const rows: { hash: Buffer | null }[] = await this.db.query(
+      "SELECT enrolment_secret_hash AS hash FROM devices WHERE id = $1 AND status = 'active'",
+      [deviceId],
+    );
+    return rows[0]?.hash ?? null;
+  }
+
+  /** Spends the one-time enrolment secret; false when another enrolment spent it first. */
+  async consumeEnrolmentSecret(deviceId: string, hash: Buffer): Promise<boolean> {
+    const [, count]: [unknown, number] = await this.db.query(
+      'UPDATE devices SET enrolment_secret_hash = NULL, updated_at = now() WHERE id = $1 AND enrolment_secret_hash = $2',
+      [deviceId, hash],
+    );
+    return count > 0;
+  }
+
+  async upsertGrant(grant: GrantWrite): Promise<{ previousDeviceId: string | null }> {
+    const previous: { device_id: string }[] = await this.db.query(
+      'SELECT device_id FROM technician_grants WHERE id = $1',
+      [grant.id],
+    );
+    await this.db.query(
+      `INSERT INTO technician_grants (id, technician_id, device_id, scope, expires_at, revoked)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET technician_id = EXCLUDED.technician_id, device_id = EXCLUDED.device_id,
+         scope = EXCLUDED.scope, expires_at = EXCLUDED.expires_at, revoked = EXCLUDED.revoked, updated_at = now()`,
+      [grant.id, grant.technicianId, grant.deviceId, grant.scope, grant.expiresAt, grant.revoked],
+    );
+    return { previousDeviceId: previous[0]?.device_id ?? null };
+  }
+
+  async deleteGrant(id: string): Promise<string | null> {
+    // TypeORM answers DELETE and UPDATE with [rows, affected count].
+    const [rows]: [{ device_id: string }[], number] = await this.db.query(
+      'DELETE FROM technician_grants WHERE id = $1 RETURNING device_id',
+      [id],
+    );
+    return rows[0]?.device_id ?? null;
+  }
+
+  async upsertService(id: string, secretHash: Buffer): Promise<void> {
+    await this.db.query(
+      `INSERT INTO service_credentials (id, secret_hash) VALUES ($1, $2)
+       ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, updated_at = now()`,
+      [id, secretHash],
+    );
+  }
+
+  async deleteService(id: string): Promise<boolean> {
+    const [, count]: [unknown, number] = await this.db.query(
+      'DELETE FROM service_credentials WHERE id = $1',
+      [id],
+    );
+    return count > 0;
+  }
+
+  async setOnline(deviceId: string, online: boolean): Promise<void> {
+    await this.db.query('UPDATE devices SET online = $2, last_seen_at = now() WHERE id = $1', [
+      deviceId,
+      online,
+    ]);
+  }
+}

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { RevokedSerial } from './local-ca.js';
+
+export type CertificateStatus = 'active' | 'revoked';
+
+export interface CertificateRecord {
+  serial: string;
+  deviceId: string;
+  notBefore: Date;
+  notAfter: Date;
+  status: CertificateStatus;
+  issuedVia: 'csr' | 'legacy';
+  revokedAt: Date | null;
+  revocationReason: string | null;
+}
+
+interface CertificateRow {
+  serial: string;
+  device_id: string;
+  not_before: Date;
+  not_after: Date;
+  status: CertificateStatus;
+  issued_via: 'csr' | 'legacy';
+  revoked_at: Date | null;
+  revocation_reason: string | null;
+}
+
+const COLUMNS = 'serial, device_id, not_before, not_after, status, issued_via, revoked_at, revocation_reason';
+
+const toRecord = (row: CertificateRow): CertificateRecord => ({
+  serial: row.serial,
+  deviceId: row.device_id,
+  notBefore: row.not_before,
+  notAfter: row.not_after,
+  status: row.status,
+  issuedVia: row.issued_via,
+  revokedAt: row.revoked_at,
+  revocationReason: row.revocation_reason,
+});
+
+/** Issued certificates by serial: metadata only, never a key and never the certificate body. */
+@Injectable()
+export class CertificatesRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async record(
+    certificate: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>,
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO certificates (serial, device_id, not_before, not_after, status, issued_via)
+       VALUES ($1, $2, $3, $4, 'active', $5)`,
+      [
+        certificate.serial,
+        certificate.deviceId,
+        certificate.notBefore,
+        certificate.notAfter,
+        certificate.issuedVia,
+      ],
+    );
+  }
+
+  async find(serial: string): Promise<CertificateRecord | null> {
+    const rows: CertificateRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM certificates WHERE serial = $1`,
+      [serial],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async listForDevice(deviceId: string): Promise<CertificateRecord[]> {
+    const rows: CertificateRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM certificates WHERE device_id = $1 ORDER BY not_before DESC, serial`,
+      [deviceId],
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Marks the serials revoked and returns the ones that were still active. */
+  async revoke(
+    where: { serial: string } | { deviceId: string },
+    reason: string,
+  ): Promise<CertificateRecord[]> {
+    const [column, value] = 'serial' in where ? ['serial', where.serial] : ['device_id', where.deviceId];
+    const rows: [CertificateRow[], number] = await this.db.query(
+      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = $2
+       WHERE ${column} = $1 AND status = 'active' RETURNING ${COLUMNS}`,
+      [value, reason],
+    );
+    return rows[0].map(toRecord);
+  }
+
+  /**
+   * Revokes the device's other active certificates issued before this one: it replaced them.
+   * Issue order is the record's creation time; certificate validity has one-second precision.
+   */
+  async revokeReplacedBy(current: CertificateRecord): Promise<CertificateRecord[]> {
+    const rows: [CertificateRow[], number] = await this.db.query(
+      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 'superseded'
+       WHERE device_id = $1 AND status = 'active' AND serial <> $2
+         AND created_at < (SELECT created_at FROM certificates WHERE serial = $2)
+       RETURNING ${COLUMNS}`,
+      [current.deviceId, current.serial],
+    );
+    return rows[0].map(toRecord);
+  }
+
+  async revokedSerials(): Promise<RevokedSerial[]> {
+    const rows: { serial: string; revoked_at: Date }[] = await this.db.query(
+      "SELECT serial, revoked_at FROM certificates WHERE status = 'revoked' AND not_after > now() ORDER BY revoked_at",
+    );
+    return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
+  }
+}

@@ -1,0 +1,157 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LOGGER } from '@spincycle/common/nest';
+import type { Logger } from '@spincycle/common';
+import { clientIdRelation, resolveActor } from '../acl/actor.js';
+import { AuthorizationCache } from '../acl/authorization-cache.js';
+import { cacheTags, DecisionCache } from '../acl/decision-cache.js';
+import {
+  decideTopicAccess,
+  isDecision,
+  isLiveGrant,
+  parseDeviceTopic,
+  type Action,
+  type Decision,
+} from '../acl/topic-acl.js';
+import { FactsRepository } from '../facts/facts.repository.js';
+import { SecretHasher } from '../facts/secret-hasher.js';
+import { identifier } from '../http/validation.js';
+import { TokenIntrospector } from '../oauth/token-introspector.js';
+import { CertificatesService } from '../pki/certificates.service.js';
+import type { PublishRequest, RegisterRequest, SubscribeRequest } from './webhook.schemas.js';
+
+const refuse = (reason: string): Decision => ({ allow: false, reason });
+const allow = (reason: string): Decision => ({ allow: true, reason });
+
+export interface PublishDecision extends Decision {
+  /** Rewrites that make a device's publish follow the protocol (state retained, events at QoS 1). */
+  modifiers?: { retain?: true; qos?: 1 };
+}
+
+/**
+ * The broker's questions answered: may this client connect, publish, subscribe. Facts come from
+ * the repository (through the decision cache), rules from the pure ACL.
+ */
+@Injectable()
+export class BrokerAuthorizer {
+  constructor(
+    private readonly facts: FactsRepository,
+    private readonly cache: AuthorizationCache,
+    private readonly hasher: SecretHasher,
+    private readonly introspector: TokenIntrospector,
+    private readonly certificates: CertificatesService,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async register(request: RegisterRequest, now: number): Promise<Decision> {
+    const username = request.username;
+    const early = checkSession(request.mountpoint, username);
+    if (early !== undefined) return early;
+    const relation = clientIdRelation(username as string, request.client_id);
+    const record = await this.facts.loadRegistration(username as string);
+    const actor = resolveActor(username as string, relation, {
+      isDevice: record.device !== null,
+      isService: record.serviceSecretHash !== null,
+    });
+    if (isDecision(actor)) return actor;
+    if (actor.kind === 'device' && record.device !== null) {
+      if (record.device.status !== 'active') return refuse(`device ${record.device.status}`);
+      if (!this.hasher.matches('mqtt-password', request.password, record.device.mqttPasswordHash)) {
+        return refuse('wrong device password');
+      }
+      if (request.client_cert !== undefined) {
+        const der = Buffer.from(request.client_cert, 'base64');
+        if (!(await this.certificates.acceptConnection(actor.id, der, new Date(now)))) {
+          return refuse('device certificate unknown, revoked or expired');
+        }
+      }
+      return allow('device credentials');
+    }
+    if (actor.kind === 'service') {
+      return this.hasher.matches('service-secret', request.password, record.serviceSecretHash)
+        ? allow('service credentials')
+        : refuse('wrong service secret');
+    }
+    if (request.password === null || request.password === '') return refuse('no access token');
+    const owner = await this.introspector.ownerOf(request.password, now);
+    if (owner === undefined) return refuse('access token inactive, expired or not verifiable');
+    if (owner.subject !== actor.id) return refuse('access token belongs to another user');
+    return allow('access token');
+  }
+
+  async publish(request: PublishRequest, now: number): Promise<PublishDecision> {
+    const decision = await this.decideTopic(request, 'publish', request.topic, now);
+    if (!decision.allow) return decision;
+    // Only devices may publish state and events, so these rewrites only ever touch device messages.
+    const channel = request.topic.slice(request.topic.lastIndexOf('/') + 1);
+    if (channel === 'state' && !request.retain) return { ...decision, modifiers: { retain: true } };
+    if (channel === 'events' && request.qos === 0) return { ...decision, modifiers: { qos: 1 } };
+    return decision;
+  }
+
+  /** One answer per requested topic, in order: the granted QoS, or undefined when refused. */
+  async subscribe(request: SubscribeRequest, now: number): Promise<(number | undefined)[]> {
+    return Promise.all(
+      request.topics.map(async ({ topic, qos }) => {
+        const decision = await this.decideTopic(request, 'subscribe', topic, now);
+        if (!decision.allow)
+          this.logger.info(
+            { clientId: request.client_id, topic, reason: decision.reason },
+            'subscription refused',
+          );
+        return decision.allow ? qos : undefined;
+      }),
+    );
+  }
+
+  async setOnline(clientId: string, online: boolean): Promise<void> {
+    if (identifier.safeParse(clientId).success) await this.facts.setOnline(clientId, online);
+  }
+
+  private async decideTopic(
+    request: { mountpoint: string; username: string | null; client_id: string },
+    action: Action,
+    topic: string,
+    now: number,
+  ): Promise<Decision> {
+    const early = checkSession(request.mountpoint, request.username);
+    if (early !== undefined) return early;
+    const username = request.username as string;
+    const parsed = parseDeviceTopic(action, topic);
+    if (isDecision(parsed)) return parsed;
+    const relation = clientIdRelation(username, request.client_id);
+    const key = DecisionCache.key(
+      username,
+      parsed.deviceId,
+      `${action}:${parsed.channel}:${parsed.shared}:${relation}`,
+    );
+    const decisions = this.cache.decisions;
+    const cached = decisions.get(key, now);
+    if (cached !== undefined) return cached;
+    const generation = decisions.currentGeneration();
+    const record = await this.facts.loadAccess(username, parsed.deviceId);
+    const actor = resolveActor(username, relation, {
+      isDevice: record.actorDevice !== null,
+      isService: record.actorIsService,
+    });
+    const at = new Date(now);
+    const decision = isDecision(actor)
+      ? actor
+      : decideTopicAccess(actor, { device: record.device, grants: record.grants, now: at }, action, topic);
+    // A decision resting on a live grant must not outlive it.
+    const grantEnds = record.grants.filter((g) => isLiveGrant(g, at)).map((g) => g.expiresAt.getTime());
+    decisions.set(key, [cacheTags.identity(username), cacheTags.device(parsed.deviceId)], decision, {
+      now,
+      notAfter: grantEnds.length > 0 ? Math.min(...grantEnds) : undefined,
+      generation,
+    });
+    return decision;
+  }
+}
+
+/** Checks every hook shares: our mountpoint, and a username that can be an identity at all. */
+function checkSession(mountpoint: string, username: string | null): Decision | undefined {
+  if (mountpoint !== '') return refuse('foreign mountpoint');
+  if (username === null) return refuse('no username');
+  if (!identifier.safeParse(username).success) return refuse('malformed username');
+  return undefined;
+}

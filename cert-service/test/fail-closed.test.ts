@@ -1,0 +1,125 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, openDatabase, parseConfig, type ServiceDatabase } from '@spincycle/common';
+import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthorizationCache } from '../src/acl/authorization-cache.js';
+import { config } from '../src/config.js';
+import { migrations } from '../src/database/migrations.js';
+import { FactsRepository } from '../src/facts/facts.repository.js';
+import { SecretHasher } from '../src/facts/secret-hasher.js';
+import { TokenIntrospector } from '../src/oauth/token-introspector.js';
+import { CertificatesRepository } from '../src/pki/certificates.repository.js';
+import { CertificatesService } from '../src/pki/certificates.service.js';
+import { LocalCa } from '../src/pki/local-ca.js';
+import { BrokerAuthorizer } from '../src/webhooks/broker-authorizer.js';
+import { WebhooksService } from '../src/webhooks/webhooks.service.js';
+import { NOT_ALLOWED, requestFor } from './support/vernemq.js';
+
+const lines: { msg: string; reason?: string; fields?: string[] }[] = [];
+const logger = createLogger({
+  service: 'cert-service',
+  level: 'info',
+  destination: new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+      done();
+    },
+  }),
+});
+
+let db: TestDatabase;
+let database: ServiceDatabase;
+let caDir: string;
+let webhooks: WebhooksService;
+
+beforeAll(async () => {
+  db = await createTestDatabase('fail-closed');
+  caDir = await mkdtemp(join(tmpdir(), 'cert-service-ca-'));
+  database = await openDatabase({
+    service: 'cert-service',
+    url: db.env.DATABASE_URL,
+    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
+    migrations,
+    logger,
+  });
+  const settings = parseConfig(config, {
+    INTERNAL_API_TOKEN: 'internal-token-for-tests-0123456789abcdef',
+    SECRET_PEPPER: 'pepper-for-tests-0123456789abcdef-0123',
+  });
+  const facts = new FactsRepository(database.dataSource);
+  const certificatesRepository = new CertificatesRepository(database.dataSource);
+  const hasher = new SecretHasher(settings.SECRET_PEPPER);
+  const cache = new AuthorizationCache(settings, database, logger);
+  const ca = await LocalCa.open({
+    dir: caDir,
+    encryptionKey: undefined,
+    revokedSerials: () => certificatesRepository.revokedSerials(),
+  });
+  const certificates = new CertificatesService(ca, certificatesRepository, facts, hasher, cache, logger);
+  const authorizer = new BrokerAuthorizer(
+    facts,
+    cache,
+    hasher,
+    new TokenIntrospector(settings, logger),
+    certificates,
+    logger,
+  );
+  webhooks = new WebhooksService(authorizer, logger);
+  await facts.upsertDevice({
+    id: 'D1',
+    status: 'active',
+    ownerId: 'A',
+    mqttPasswordHash: hasher.hash('mqtt-password', 'pw-of-D1-0123456789'),
+    enrolmentSecretHash: null,
+  });
+});
+
+afterAll(async () => {
+  if (database.dataSource.isInitialized) await database.close();
+  await db.drop();
+  await rm(caDir, { recursive: true, force: true });
+});
+
+describe(`webhooks fail closed (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it('logs which fields of a malformed body were wrong, and refuses', async () => {
+    const answer = await webhooks.handle('auth_on_publish', {
+      ...requestFor('auth_on_publish', { username: 'D1', client_id: 'D1' }),
+      qos: 'high',
+    });
+    expect(answer.body).toEqual(NOT_ALLOWED);
+    expect(lines.at(-1)).toMatchObject({
+      msg: 'webhook refused: body does not match the hook',
+      fields: [expect.stringMatching(/^qos: /)],
+    });
+  });
+
+  it('refuses, and says so in the log, when the database is gone', async () => {
+    const register = requestFor('auth_on_register', {
+      username: 'D1',
+      client_id: 'D1',
+      password: 'pw-of-D1-0123456789',
+    });
+    expect((await webhooks.handle('auth_on_register', register)).body).toEqual({ result: 'ok' });
+    await database.close();
+    expect((await webhooks.handle('auth_on_register', register)).body).toEqual(NOT_ALLOWED);
+    expect(lines.at(-1)).toMatchObject({ msg: 'webhook refused: decision failed' });
+    const publish = requestFor('auth_on_publish', {
+      username: 'D1',
+      client_id: 'D1',
+      topic: 'devices/D1/state',
+    });
+    expect((await webhooks.handle('auth_on_publish', publish)).body).toEqual(NOT_ALLOWED);
+    const subscribe = requestFor('auth_on_subscribe', {
+      username: 'D1',
+      client_id: 'D1',
+      topics: [{ topic: 'devices/D1/commands', qos: 1 }],
+    });
+    expect((await webhooks.handle('auth_on_subscribe', subscribe)).body).toEqual(NOT_ALLOWED);
+    expect((await webhooks.handle('on_client_offline', { client_id: 'D1', mountpoint: '' })).body).toEqual(
+      {},
+    );
+  });
+});
