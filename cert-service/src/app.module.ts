@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CoreModule, type CoreModuleOptions } from '@spincycle/common/nest';
 import { AuthorizationCache } from './acl/authorization-cache.js';
+import { BrokerSessions } from './broker/broker-sessions.js';
 import type { CertServiceConfig } from './config.js';
 import { FactsRepository } from './facts/facts.repository.js';
 import { FactsService } from './facts/facts.service.js';
@@ -30,6 +31,7 @@ export class AppModule {
         { provide: CERT_CONFIG, useValue: config },
         { provide: SecretHasher, useValue: new SecretHasher(config.SECRET_PEPPER) },
         AuthorizationCache,
+        BrokerSessions,
         FactsRepository,
         FactsService,
         InternalTokenGuard,

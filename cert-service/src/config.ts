@@ -44,6 +44,11 @@ export const config = {
     'cache-control max-age sent with allowed auth_on_publish/subscribe answers; 0 sends none (VerneMQ cannot be told to forget)',
     { min: 0, max: 60 },
   ),
+  BROKER_ADMIN_URL: env.url(
+    "The broker's admin API (broker/), told at once when a certificate is revoked or access ends; unset with VerneMQ",
+    { schemes: ['http', 'https'] },
+  ),
+  BROKER_ADMIN_TOKEN: env.optionalSecret('Bearer token of the broker admin API', 32),
   PKI_BACKEND: env.oneOf(['local', 'vault'] as const, 'local', 'Which CA signs device certificates'),
   CA_KEY_ENCRYPTION_KEY: env.optionalSecret(
     'Base64 of 32 bytes that encrypt the local CA key (AES-256-GCM); when unset a 0600 key file under DATA_DIR is used',

@@ -195,13 +195,14 @@ export class FactsRepository {
     return { previousDeviceId: previous[0]?.device_id ?? null };
   }
 
-  async deleteGrant(id: string): Promise<string | null> {
+  async deleteGrant(id: string): Promise<{ deviceId: string; technicianId: string } | null> {
     // TypeORM answers DELETE and UPDATE with [rows, affected count].
-    const [rows]: [{ device_id: string }[], number] = await this.db.query(
-      'DELETE FROM technician_grants WHERE id = $1 RETURNING device_id',
+    const [rows]: [{ device_id: string; technician_id: string }[], number] = await this.db.query(
+      'DELETE FROM technician_grants WHERE id = $1 RETURNING device_id, technician_id',
       [id],
     );
-    return rows[0]?.device_id ?? null;
+    const row = rows[0];
+    return row ? { deviceId: row.device_id, technicianId: row.technician_id } : null;
   }
 
   async upsertService(id: string, secretHash: Buffer): Promise<void> {

@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
+import { BrokerSessions } from '../broker/broker-sessions.js';
 import { CertificatesService } from '../pki/certificates.service.js';
 import type { DeviceWriteBody, GrantWriteBody } from './facts.dto.js';
 import { FactsRepository, type DeviceView } from './facts.repository.js';
@@ -16,9 +17,11 @@ export class FactsService {
     private readonly hasher: SecretHasher,
     private readonly cache: AuthorizationCache,
     private readonly certificates: CertificatesService,
+    private readonly brokers: BrokerSessions,
   ) {}
 
   async putDevice(id: string, body: DeviceWriteBody): Promise<DeviceView> {
+    const previous = await this.facts.findDevice(id);
     const view = await this.facts.upsertDevice({
       id,
       status: body.status,
@@ -33,6 +36,13 @@ export class FactsService {
     await this.cache.deviceChanged(id);
     if (view === null) throw new BadRequestException('mqttPassword is required for a new device');
     if (view.status === 'revoked') await this.certificates.revokeDevice(id, 'compromised');
+    if (previous) {
+      const ownerLost = previous.ownerId !== null && previous.ownerId !== view.ownerId;
+      this.brokers.accessEnded({
+        usernames: ownerLost && previous.ownerId ? [previous.ownerId] : [],
+        clientIds: view.status === 'active' ? [] : [id],
+      });
+    }
     return view;
   }
 
@@ -43,22 +53,32 @@ export class FactsService {
   }
 
   async deleteDevice(id: string): Promise<void> {
+    const previous = await this.facts.findDevice(id);
     const existed = await this.facts.deleteDevice(id);
     await this.cache.deviceChanged(id);
     await this.certificates.revokeDevice(id, 'device_deleted');
     if (!existed) throw new NotFoundException('unknown device');
+    this.brokers.accessEnded({ usernames: previous?.ownerId ? [previous.ownerId] : [], clientIds: [id] });
   }
 
   async putGrant(id: string, body: GrantWriteBody): Promise<void> {
     const { previousDeviceId } = await this.facts.upsertGrant({ id, ...body });
     await this.cache.deviceChanged(body.deviceId);
     if (previousDeviceId !== null) await this.cache.deviceChanged(previousDeviceId);
+    // Whatever the technician could do before may be more than the grant allows now.
+    const narrowed =
+      body.revoked ||
+      body.expiresAt.getTime() <= Date.now() ||
+      body.scope === 'read' ||
+      (previousDeviceId !== null && previousDeviceId !== body.deviceId);
+    if (narrowed) this.brokers.accessEnded({ usernames: [body.technicianId] });
   }
 
   async deleteGrant(id: string): Promise<void> {
-    const deviceId = await this.facts.deleteGrant(id);
-    if (deviceId === null) throw new NotFoundException('unknown grant');
-    await this.cache.deviceChanged(deviceId);
+    const deleted = await this.facts.deleteGrant(id);
+    if (deleted === null) throw new NotFoundException('unknown grant');
+    await this.cache.deviceChanged(deleted.deviceId);
+    this.brokers.accessEnded({ usernames: [deleted.technicianId] });
   }
 
   async putService(id: string, secret: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { LOGGER } from '@spincycle/common/nest';
+import { BrokerSessions } from '../broker/broker-sessions.js';
 import type { Logger } from '@spincycle/common';
 import { x509 } from './x509.js';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
@@ -37,6 +38,7 @@ export class CertificatesService {
     private readonly hasher: SecretHasher,
     private readonly cache: AuthorizationCache,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly brokers: BrokerSessions,
   ) {}
 
   async enrol(deviceId: string, csrPem: string, proof: EnrolmentProof): Promise<SignedCertificate> {
@@ -154,6 +156,7 @@ export class CertificatesService {
         );
       }
     }
+    if (records.length > 0) this.brokers.certificatesRevoked();
     return records;
   }
 

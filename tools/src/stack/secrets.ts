@@ -34,7 +34,11 @@ export class StackSecrets {
   }
 
   /** Every secret the service's configuration requires and `given` does not already set. */
-  requiredBy(service: string, shape: ConfigShape | undefined, given: Record<string, string>): Record<string, string> {
+  requiredBy(
+    service: string,
+    shape: ConfigShape | undefined,
+    given: Record<string, string>,
+  ): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [variable, schema] of Object.entries(shape ?? {})) {
       const required = docOf(schema)?.secret === true && !schema.safeParse(undefined).success;

@@ -67,6 +67,8 @@ export const STACK: StackService[] = [
     links: (ports, secrets) => ({
       INTERNAL_API_TOKEN: secrets.get('cert-service-internal-token'),
       OAUTH2_INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
+      BROKER_ADMIN_URL: `http://127.0.0.1:${ports.broker?.HTTP_PORT}`,
+      BROKER_ADMIN_TOKEN: secrets.get('broker-admin-token'),
     }),
   },
   {
