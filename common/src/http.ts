@@ -124,7 +124,10 @@ export function urlOf(address: AddressInfo, scheme = 'http'): string {
 /** A request handler that tells which route pattern it served, for the duration histogram. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<string> | string;
 
-/** Probes hit the ops endpoints every few seconds; at info level they would drown the access log. */
-export function accessLogLevel(route: string): 'info' | 'debug' {
-  return isOpsPath(route) ? 'debug' : 'info';
+/**
+ * Probes hit the ops endpoints every few seconds, and machine-to-machine routes such as broker
+ * webhooks once per MQTT packet; at info level they would drown the access log.
+ */
+export function accessLogLevel(route: string, quietRoutes?: ReadonlySet<string>): 'info' | 'debug' {
+  return isOpsPath(route) || quietRoutes?.has(route) ? 'debug' : 'info';
 }

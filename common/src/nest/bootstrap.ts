@@ -25,6 +25,8 @@ export interface NestServiceOptions {
   port: number;
   database?: ServiceDatabase;
   bodyLimitBytes?: number;
+  /** Route patterns logged at debug: high-volume machine calls. */
+  quietRoutes?: string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -58,6 +60,7 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
   app.useGlobalFilters(new HttpErrorFilter(logger));
 
   const fastify = app.getHttpAdapter().getInstance();
+  const quietRoutes = new Set(options.quietRoutes ?? []);
   const routes: { method: string; path: string }[] = [];
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, path: route.url });
@@ -70,7 +73,7 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
       seconds,
     );
     // The path without its query: query strings can carry codes and tokens.
-    logger[accessLogLevel(route)](
+    logger[accessLogLevel(route, quietRoutes)](
       {
         reqId: request.id,
         method: request.method,
@@ -117,6 +120,7 @@ export interface NestServiceDefinition<S extends DatabaseServiceShape> {
   /** The root module, given the core (context and database) it must import. */
   root: (core: CoreModuleOptions) => DynamicModule;
   schema?: Parameters<typeof openServiceDatabase>[1];
+  quietRoutes?: string[];
 }
 
 /** Builds a service's start function: config, database with migrations, Nest app, listener. */
@@ -136,6 +140,7 @@ export function defineNestService<S extends DatabaseServiceShape>(
       database,
       port: definition.port(context.config),
       module: definition.root({ context, database }),
+      ...(definition.quietRoutes ? { quietRoutes: definition.quietRoutes } : {}),
     });
   };
 }
