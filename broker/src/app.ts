@@ -166,6 +166,7 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
       ]);
       for (const socket of [...wss.wss.clients, ...(ws?.wss.clients ?? [])]) socket.terminate();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await webhooks.close();
       await http.close();
     },
   };

@@ -1,4 +1,5 @@
 import type { Logger } from '@spincycle/common';
+import { errors, Pool, type Dispatcher } from 'undici';
 import type { ZodType } from 'zod';
 import type { BrokerMetrics } from '../metrics.js';
 import { cacheKey, maxAgeSeconds, type DecisionCache } from './cache.js';
@@ -28,6 +29,8 @@ export interface WebhookClientOptions {
   logger: Logger;
   /** Answers cert-service allows to be reused (cache-control: max-age), as VerneMQ reuses them. */
   cache?: DecisionCache;
+  /** Most connections open to cert-service at once. */
+  connections?: number;
 }
 
 type Body = PublishRequest | RegisterRequest | SubscribeRequest | LifecycleRequest;
@@ -45,7 +48,18 @@ function withoutPayloadModifier<T>(value: T): T {
  * `vernemq-hook` header; only a 200 with a JSON body counts, anything else is an error.
  */
 export class WebhookClient {
-  constructor(private readonly options: WebhookClientOptions) {}
+  /**
+   * A bounded keep-alive pool: a burst of QoS 0 publishes queues for a connection instead of
+   * opening thousands of sockets to cert-service at once.
+   */
+  private readonly pool: Pool;
+  private readonly path: string;
+
+  constructor(private readonly options: WebhookClientOptions) {
+    const url = new URL(options.url);
+    this.pool = new Pool(url.origin, { connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
+    this.path = `${url.pathname}${url.search}`;
+  }
 
   async call<T>(hook: Hook, body: Body, schema: ZodType<T>): Promise<T> {
     const cache = this.options.cache;
@@ -85,36 +99,42 @@ export class WebhookClient {
     body: Body,
     schema: ZodType<T> | undefined,
   ): Promise<{ value: T; maxAge: number | undefined }> {
-    let response: Response;
+    let response: Dispatcher.ResponseData;
     try {
-      response = await fetch(this.options.url, {
+      response = await this.pool.request({
+        path: this.path,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'vernemq-hook': hook },
         body: JSON.stringify(body),
+        // The deadline covers the wait for a pooled connection as well as the answer.
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (err) {
       const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
+      if (name === 'TimeoutError' || name === 'AbortError' || err instanceof errors.HeadersTimeoutError) {
         throw new WebhookFailure('timeout', `no answer within ${this.options.timeoutMs} ms`);
       }
       throw new WebhookFailure('unreachable', (err as Error).message);
     }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new WebhookFailure('status', `HTTP ${response.status}`);
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new WebhookFailure('status', `HTTP ${response.statusCode}`);
     }
     let json: unknown;
     try {
-      json = await response.json();
+      json = await response.body.json();
     } catch {
       throw new WebhookFailure('not_json', 'the body is not JSON');
     }
-    const maxAge = maxAgeSeconds(response.headers.get('cache-control'));
+    const header = response.headers['cache-control'];
+    const maxAge = maxAgeSeconds(Array.isArray(header) ? header.join(',') : (header ?? null));
     if (!schema) return { value: json as T, maxAge };
     const parsed = schema.safeParse(json);
-    if (!parsed.success)
-      throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
+    if (!parsed.success) throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
     return { value: parsed.data, maxAge };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
