@@ -1,0 +1,205 @@
+import { connect as tcpConnect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { generate, parser, type Packet } from 'mqtt-packet';
+import { createWebSocketStream, WebSocket } from 'ws';
+import type { Logger } from '@spincycle/common';
+import type { EventMessage, IngestResult } from './event-ingest.js';
+
+export interface EventIngesterOptions {
+  url: string;
+  caFile?: string | undefined;
+  /** Stable across restarts: the broker keeps the persistent session (and what it holds) under it. */
+  clientId: string;
+  username: string;
+  password: string;
+  batchSize: number;
+  batchWaitMs: number;
+  keepaliveSeconds: number;
+  reconnectMs: number;
+}
+
+const TOPIC = 'devices/+/events';
+
+interface Received extends EventMessage {
+  messageId: number | undefined;
+  connection: Duplex;
+}
+
+/**
+ * Subscribes to `devices/+/events` at QoS 1 through a persistent session and acknowledges each
+ * message only after the batch holding it is committed. mqtt.js cannot do this: it acknowledges a
+ * QoS 1 message before it reads the next one, which allows one message per commit. This client
+ * speaks MQTT 3.1.1 through mqtt-packet (MQTT.js's own codec) and keeps many messages in flight.
+ * If a batch cannot be stored, the connection is dropped unacknowledged: the broker resends its
+ * messages on reconnection, and the unique (device, event id) drops what was stored already.
+ */
+export class EventIngester {
+  private connection: Duplex | undefined;
+  private pending: Received[] = [];
+  private flushing: Promise<void> | undefined;
+  private batchTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private markSubscribed: () => void = () => undefined;
+  /** Settles once the broker has granted the subscription (the first time). */
+  readonly subscribed = new Promise<void>((resolve) => {
+    this.markSubscribed = resolve;
+  });
+
+  constructor(
+    private readonly options: EventIngesterOptions,
+    private readonly store: (messages: readonly EventMessage[]) => Promise<IngestResult>,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.open();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.batchTimer);
+    await this.flush();
+    const connection = this.connection;
+    if (connection) {
+      connection.write(generate({ cmd: 'disconnect' }));
+      connection.end();
+    }
+  }
+
+  private open(): void {
+    const connection = this.dial();
+    this.connection = connection;
+    const packets = parser({ protocolVersion: 4 });
+    packets.on('packet', (packet: Packet) => this.onPacket(connection, packet));
+    packets.on('error', (err: Error) => {
+      this.logger.error({ err }, 'unreadable packet from the broker; reconnecting');
+      connection.destroy();
+    });
+    connection.on('data', (chunk: Buffer) => packets.parse(chunk));
+    connection.on('error', (err) => this.logger.warn({ err: err.message }, 'broker connection failed'));
+    connection.on('close', () => this.onClose(connection));
+    connection.write(
+      generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: false,
+        clientId: this.options.clientId,
+        username: this.options.username,
+        password: Buffer.from(this.options.password),
+        keepalive: this.options.keepaliveSeconds,
+      }),
+    );
+  }
+
+  private dial(): Duplex {
+    const url = new URL(this.options.url);
+    const ca = this.options.caFile ? readFileSync(this.options.caFile) : undefined;
+    switch (url.protocol) {
+      case 'ws:':
+      case 'wss:':
+        return createWebSocketStream(new WebSocket(url, 'mqtt', ca ? { ca } : {}));
+      case 'mqtts:':
+        return tlsConnect({
+          host: url.hostname,
+          port: Number(url.port || 8883),
+          servername: url.hostname,
+          ca,
+        });
+      default:
+        return tcpConnect({ host: url.hostname, port: Number(url.port || 1883) });
+    }
+  }
+
+  private onPacket(connection: Duplex, packet: Packet): void {
+    switch (packet.cmd) {
+      case 'connack':
+        if (packet.returnCode !== 0) {
+          this.logger.error({ returnCode: packet.returnCode }, 'broker refused the event ingester');
+          connection.destroy();
+          return;
+        }
+        // Subscribing again on a present session is harmless and survives a broker that lost it.
+        connection.write(
+          generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos: 1 }] }),
+        );
+        this.keepaliveTimer = setInterval(
+          () => connection.write(generate({ cmd: 'pingreq' })),
+          (this.options.keepaliveSeconds * 1000) / 2,
+        );
+        return;
+      case 'suback':
+        if (packet.granted.some((qos) => typeof qos === 'number' && qos >= 128)) {
+          this.logger.error({ topic: TOPIC }, 'broker refused the events subscription');
+          connection.destroy();
+        } else {
+          this.logger.info({ topic: TOPIC }, 'event ingestion subscribed');
+          this.markSubscribed();
+        }
+        return;
+      case 'publish':
+        this.pending.push({
+          topic: packet.topic,
+          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          receivedAt: new Date(),
+          messageId: packet.qos > 0 ? packet.messageId : undefined,
+          connection,
+        });
+        if (this.pending.length >= this.options.batchSize) void this.flush();
+        else this.batchTimer ??= setTimeout(() => void this.flush(), this.options.batchWaitMs);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onClose(connection: Duplex): void {
+    if (this.connection !== connection) return;
+    clearInterval(this.keepaliveTimer);
+    this.connection = undefined;
+    if (!this.stopped) this.reconnectTimer = setTimeout(() => this.open(), this.options.reconnectMs);
+  }
+
+  /** Stores everything pending, batch by batch, acknowledging each batch once committed. */
+  private flush(): Promise<void> {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.options.batchSize);
+      try {
+        const result = await this.store(batch);
+        if (result.deadLettered > 0)
+          this.logger.warn({ deadLettered: result.deadLettered }, 'events dead-lettered');
+      } catch (err) {
+        this.logger.error({ err }, 'storing events failed; the broker will resend them');
+        // Message ids belong to their connection: dropping it unacknowledged makes the broker resend.
+        for (const connection of new Set([...batch, ...this.pending].map((m) => m.connection))) {
+          connection.destroy();
+        }
+        this.connection?.destroy();
+        this.pending = [];
+        return;
+      }
+      for (const message of batch) {
+        // An id is only meaningful on the connection that delivered it; after a reconnection
+        // the broker resends the message, and the duplicate is dropped.
+        if (message.messageId !== undefined && message.connection === this.connection) {
+          message.connection.write(generate({ cmd: 'puback', messageId: message.messageId }));
+        }
+      }
+    }
+  }
+}

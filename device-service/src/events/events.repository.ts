@@ -1,0 +1,164 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+
+export interface IncomingEvent {
+  deviceId: string;
+  eventId: string;
+  type: string;
+  payload: unknown;
+  deviceTime: Date | null;
+  receivedAt: Date;
+}
+
+export interface DeadLetter {
+  topic: string;
+  payload: Buffer;
+  reason: string;
+  receivedAt: Date;
+}
+
+export interface StoredEvent {
+  eventId: string;
+  type: string;
+  payload: unknown;
+  deviceTime: Date | null;
+  receivedAt: Date;
+}
+
+/** Where a page of events continues: the last row shown, in the (received_at, id) order. */
+export interface EventCursor {
+  /** received_at as the database writes it, to the microsecond (a Date would round it). */
+  receivedAt: string;
+  id: string;
+}
+
+export interface EventQuery {
+  deviceId: string;
+  before: EventCursor | null;
+  from: Date | null;
+  to: Date | null;
+  limit: number;
+}
+
+interface EventRow {
+  id: string;
+  event_id: string;
+  type: string;
+  payload: unknown;
+  device_time: Date | null;
+  received_at: Date;
+  received_key: string;
+}
+
+/** The only code that reads or writes stored events. */
+@Injectable()
+export class EventsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Stores a batch in one multi-row statement; an event already stored (same device and event
+   * id, as a device resends after a lost acknowledgement) is dropped. Answers how many were new.
+   */
+  async insertBatch(
+    events: readonly IncomingEvent[],
+    manager: EntityManager = this.db.manager,
+  ): Promise<number> {
+    if (events.length === 0) return 0;
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO events (device_id, event_id, type, payload, device_time, received_at)
+       SELECT e.device_id, e.event_id, e.type, e.payload, e.device_time, e.received_at
+       FROM jsonb_to_recordset($1::jsonb)
+         AS e(device_id text, event_id text, type text, payload jsonb, device_time timestamptz, received_at timestamptz)
+       ON CONFLICT ON CONSTRAINT events_device_event DO NOTHING
+       RETURNING 1`,
+      [
+        JSON.stringify(
+          events.map((e) => ({
+            device_id: e.deviceId,
+            event_id: e.eventId,
+            type: e.type,
+            payload: e.payload,
+            device_time: e.deviceTime?.toISOString() ?? null,
+            received_at: e.receivedAt.toISOString(),
+          })),
+        ),
+      ],
+    );
+    return rows.length;
+  }
+
+  /**
+   * One batch of MQTT messages, in one transaction: the events (duplicates dropped) and the dead
+   * letters. Answers how many events were new. The messages may be acknowledged once it returns.
+   */
+  async storeBatch(events: readonly IncomingEvent[], deadLetters: readonly DeadLetter[]): Promise<number> {
+    return this.db.transaction(async (manager) => {
+      const stored = await this.insertBatch(events, manager);
+      if (deadLetters.length > 0) {
+        await manager.query(
+          `INSERT INTO dead_letters (topic, payload, reason, received_at)
+           SELECT d.topic, decode(d.payload, 'base64'), d.reason, d.received_at
+           FROM jsonb_to_recordset($1::jsonb) AS d(topic text, payload text, reason text, received_at timestamptz)`,
+          [
+            JSON.stringify(
+              deadLetters.map((d) => ({
+                topic: d.topic,
+                payload: d.payload.toString('base64'),
+                reason: d.reason,
+                received_at: d.receivedAt.toISOString(),
+              })),
+            ),
+          ],
+        );
+      }
+      return stored;
+    });
+  }
+
+  /** One page, newest first; answers the rows and the cursor of the last one. */
+  async page(query: EventQuery): Promise<{ events: StoredEvent[]; last: EventCursor | null }> {
+    const rows: EventRow[] = await this.db.query(
+      `SELECT id::text AS id, event_id, type, payload, device_time, received_at, received_at::text AS received_key
+       FROM events
+       WHERE device_id = $1
+         AND ($2::timestamptz IS NULL OR (received_at, id) < ($2::timestamptz, $3::bigint))
+         AND ($4::timestamptz IS NULL OR received_at >= $4::timestamptz)
+         AND ($5::timestamptz IS NULL OR received_at < $5::timestamptz)
+       ORDER BY received_at DESC, id DESC
+       LIMIT $6`,
+      [
+        query.deviceId,
+        query.before?.receivedAt ?? null,
+        query.before?.id ?? null,
+        query.from,
+        query.to,
+        query.limit,
+      ],
+    );
+    const lastRow = rows.at(-1);
+    return {
+      events: rows.map((r) => ({
+        eventId: r.event_id,
+        type: r.type,
+        payload: r.payload,
+        deviceTime: r.device_time,
+        receivedAt: r.received_at,
+      })),
+      last: lastRow ? { receivedAt: lastRow.received_key, id: lastRow.id } : null,
+    };
+  }
+
+  /**
+   * Deletes up to `batch` rows of the table received before the cutoff, oldest first; answers how
+   * many. Small batches keep each transaction short while ingestion goes on.
+   */
+  async deleteReceivedBefore(table: 'events' | 'dead_letters', cutoff: Date, batch: number): Promise<number> {
+    // TypeORM answers a DELETE with [rows, affected count].
+    const [, deleted]: [unknown, number] = await this.db.query(
+      `DELETE FROM ${table} WHERE id IN (
+         SELECT id FROM ${table} WHERE received_at < $1 ORDER BY received_at LIMIT $2)`,
+      [cutoff, batch],
+    );
+    return deleted;
+  }
+}
