@@ -38,7 +38,8 @@ async function freePort(): Promise<number> {
 
 function progress(label: string, done: number, total: number): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${label}: ${done}/${total}   `);
-  else if (done === total || done % Math.ceil(total / 10) === 0) process.stderr.write(`${label}: ${done}/${total}\n`);
+  else if (done === total || done % Math.ceil(total / 10) === 0)
+    process.stderr.write(`${label}: ${done}/${total}\n`);
 }
 
 async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
@@ -105,7 +106,12 @@ async function main(): Promise<void> {
 
 async function startOurs(files: Record<string, string>): Promise<Target> {
   const webhookPort = await freePort();
-  const webhook = spawn(process.execPath, ['bench/broker/allow-all-webhook.ts', String(webhookPort), files.ca!, files.crl!]);
+  const webhook = spawn(process.execPath, [
+    'bench/broker/allow-all-webhook.ts',
+    String(webhookPort),
+    files.ca!,
+    files.crl!,
+  ]);
   children.push(webhook);
   await waitForLine(webhook, /ready/);
   const port = await freePort();
@@ -130,7 +136,11 @@ async function startOurs(files: Record<string, string>): Promise<Target> {
   });
   children.push(broker);
   await waitForLine(broker, /broker ready/);
-  return { name: 'spincycle broker', port, stop: async () => (await stopChild(broker), await stopChild(webhook)) };
+  return {
+    name: 'spincycle broker',
+    port,
+    stop: async () => (await stopChild(broker), await stopChild(webhook)),
+  };
 }
 
 async function startMosquitto(files: Record<string, string>): Promise<Target> {
@@ -242,7 +252,8 @@ async function throughput(
     await new Promise((r) => setTimeout(r, 50));
   }
   const rate = received / ((lastAt - started) / 1000);
-  if (received < expected) process.stderr.write(`${target.name} QoS ${qos}: ${received}/${expected} delivered\n`);
+  if (received < expected)
+    process.stderr.write(`${target.name} QoS ${qos}: ${received}/${expected} delivered\n`);
   delivered[`${target.name} QoS ${qos}`] = received / expected;
   await Promise.all([...subscribers, ...publishers].map((c) => c.endAsync(true)));
   return rate;
@@ -262,9 +273,17 @@ function report(rows: Record<string, Record<string, number>>): void {
   ];
   for (const figure of Object.keys(ours)) {
     const ratio = ours[figure]! / peer[figure]!;
-    lines.push(`| ${figure} | ${ours[figure]!.toFixed(0)} | ${peer[figure]!.toFixed(0)} | ${(ratio * 100).toFixed(0)} % | ≥ 50 % |`);
+    lines.push(
+      `| ${figure} | ${ours[figure]!.toFixed(0)} | ${peer[figure]!.toFixed(0)} | ${(ratio * 100).toFixed(0)} % | ≥ 50 % |`,
+    );
   }
-  lines.push('', 'delivered: ' + Object.entries(delivered).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', '));
+  lines.push(
+    '',
+    'delivered: ' +
+      Object.entries(delivered)
+        .map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`)
+        .join(', '),
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -6,6 +6,7 @@ import { createLogger, openDatabase, parseConfig, type ServiceDatabase } from '@
 import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationCache } from '../src/acl/authorization-cache.js';
+import { BrokerSessions } from '../src/broker/broker-sessions.js';
 import { config } from '../src/config.js';
 import { migrations } from '../src/database/migrations.js';
 import { FactsRepository } from '../src/facts/facts.repository.js';
@@ -58,7 +59,17 @@ beforeAll(async () => {
     encryptionKey: undefined,
     revokedSerials: () => certificatesRepository.revokedSerials(),
   });
-  const certificates = new CertificatesService(ca, certificatesRepository, facts, hasher, cache, logger);
+  // No broker admin URL: the broker is not told, which these tests do not look at.
+  const brokers = new BrokerSessions(settings, logger, database.dataSource);
+  const certificates = new CertificatesService(
+    ca,
+    certificatesRepository,
+    facts,
+    hasher,
+    cache,
+    logger,
+    brokers,
+  );
   const authorizer = new BrokerAuthorizer(
     facts,
     cache,

@@ -196,11 +196,12 @@ describe(`reference VerneMQ payloads replayed (${process.env.DATABASE_URL ? 'Pos
     );
   });
 
-  const publishes = personas.flatMap((p) =>
-    p.publish
-      ? ['auth_on_publish', 'auth_on_publish_m5'].map((hook) => [p.name, hook, p.publish, p] as const)
-      : [],
-  );
+  const publishes = personas.flatMap((p) => {
+    const publish = p.publish;
+    return publish
+      ? ['auth_on_publish', 'auth_on_publish_m5'].map((hook) => [p.name, hook, publish, p] as const)
+      : [];
+  });
 
   it.each(publishes)('%s: %s', async (_name, hook, { topic, expect: expected }, persona) => {
     expectDecision(

@@ -17,7 +17,10 @@ import { compileRules, type CompiledRule } from '../src/rules/rules.js';
 import { handlerContext, readJson } from './support.js';
 
 /** Admin routes the services have: served by oathkeeper-admin-rules.json on the internal listener. */
-const ADMIN_ROUTES: ServiceRoute[] = [{ method: 'PUT', path: '/users/:id/roles' }];
+const ADMIN_ROUTES: ServiceRoute[] = [
+  { method: 'PUT', path: '/users/:id/roles' },
+  { method: 'POST', path: '/admin/devices' },
+];
 
 /**
  * Routes that stay off the public rules on purpose, each with its reason. A route here that a

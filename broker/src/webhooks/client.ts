@@ -130,7 +130,8 @@ export class WebhookClient {
     const maxAge = maxAgeSeconds(Array.isArray(header) ? header.join(',') : (header ?? null));
     if (!schema) return { value: json as T, maxAge };
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
+    if (!parsed.success)
+      throw new WebhookFailure('bad_response', parsed.error.issues[0]?.message ?? 'invalid');
     return { value: parsed.data, maxAge };
   }
 

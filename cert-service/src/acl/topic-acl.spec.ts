@@ -259,10 +259,11 @@ describe('decideTopicAccess', () => {
 
   describe('agrees with every publish and subscribe case of the shared ACL table', () => {
     const contract = loadAclContract();
-    const topicCases = contract.cases.flatMap((c) => {
-      if (c.hook === 'auth_on_publish') return [[c.actor, 'publish', c.topic, c.expect === 'ok'] as const];
+    type TopicCase = [actor: string, action: 'publish' | 'subscribe', topic: string, allowed: boolean];
+    const topicCases = contract.cases.flatMap((c): TopicCase[] => {
+      if (c.hook === 'auth_on_publish') return [[c.actor, 'publish', c.topic, c.expect === 'ok']];
       if (c.hook === 'auth_on_subscribe') {
-        return c.topics.map((topic, i) => [c.actor, 'subscribe', topic, c.expect[i] !== 128] as const);
+        return c.topics.map((topic, i): TopicCase => [c.actor, 'subscribe', topic, c.expect[i] !== 128]);
       }
       return [];
     });

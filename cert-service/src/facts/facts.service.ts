@@ -90,5 +90,6 @@ export class FactsService {
     const existed = await this.facts.deleteService(id);
     await this.cache.identityChanged(id);
     if (!existed) throw new NotFoundException('unknown service');
+    this.brokers.accessEnded({ usernames: [id] });
   }
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { StackSecrets } from './secrets.js';
 
 /**
@@ -20,8 +21,10 @@ export interface StackService {
   /** Entry point, relative to the repository root. */
   entry: string;
   listeners: Listener[];
-  /** Extra environment derived from the ports of the whole stack and its shared secrets. */
-  links?: (ports: PortMap, secrets: StackSecrets) => Record<string, string>;
+  /** Extra environment derived from the ports of the whole stack, its shared secrets and data directory. */
+  links?: (ports: PortMap, secrets: StackSecrets, dataDir: string) => Record<string, string>;
+  /** Services that must be ready before this one starts (it calls them at start-up). */
+  after?: string[];
 }
 
 export type PortMap = Record<string, Record<string, number>>;
@@ -53,6 +56,7 @@ export const STACK: StackService[] = [
   {
     name: 'user-service',
     entry: 'user-service/dist/main.js',
+    after: ['auth-server'],
     listeners: [{ variable: 'PORT', port: 3010, role: 'internal', scheme: 'http', ops: true }],
     links: (ports) => ({
       HYDRA_ADMIN_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`,
@@ -68,6 +72,8 @@ export const STACK: StackService[] = [
       INTERNAL_API_TOKEN: secrets.get('cert-service-internal-token'),
       OAUTH2_INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
       BROKER_ADMIN_URL: `http://127.0.0.1:${ports.broker?.HTTP_PORT}`,
+      // The broker here can be told to forget at once (docs/broker.md), so it may reuse answers.
+      WEBHOOK_CACHE_MAX_AGE_S: '30',
       BROKER_ADMIN_TOKEN: secrets.get('broker-admin-token'),
     }),
   },
@@ -75,10 +81,26 @@ export const STACK: StackService[] = [
     name: 'device-service',
     entry: 'device-service/dist/main.js',
     listeners: [{ variable: 'PORT', port: 3020, role: 'internal', scheme: 'http', ops: true }],
+    after: ['cert-service', 'broker', 'gateway'],
+    links: (ports, secrets, dataDir) => {
+      const gateway = `http://127.0.0.1:${ports.gateway?.API_PORT}`;
+      return {
+        CERT_SERVICE_URL: `http://127.0.0.1:${ports['cert-service']?.PORT}`,
+        CERT_SERVICE_TOKEN: secrets.get('cert-service-internal-token'),
+        IDENTITY_JWKS_URL: `${gateway}/.well-known/jwks.json`,
+        IDENTITY_ISSUER: `${gateway}/`,
+        // Commands and event ingestion go through the broker like any client's.
+        MQTT_URL: `wss://localhost:${ports.broker?.WSS_PORT}/mqtt`,
+        MQTT_CA_FILE: join(dataDir, 'broker', 'tls', 'server.crt'),
+        MQTT_SERVICE_SECRET: secrets.get('device-service-mqtt-secret'),
+        INTERNAL_API_TOKEN: secrets.get('device-service-internal-token'),
+      };
+    },
   },
   {
     name: 'broker',
     entry: 'broker/dist/main.js',
+    after: ['cert-service'],
     listeners: [
       { variable: 'HTTP_PORT', port: 3050, role: 'internal', scheme: 'http', ops: true },
       { variable: 'MQTTS_PORT', port: 8883, role: 'MQTT over mTLS (devices)', scheme: 'mqtts' },

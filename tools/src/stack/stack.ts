@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SERVICE_CONFIGS } from '../config-docs/generate.js';
+import { createLogger } from '@spincycle/common';
+import { loadServerIdentity } from '@spincycle/broker/server-identity';
 import { StackSecrets } from './secrets.js';
 import { resolvePorts, STACK, overrideVariable, type PortMap, type StackService } from './services.js';
 
@@ -55,13 +57,26 @@ export class Stack {
   async start(onUnexpectedExit: (status: ServiceStatus, logTail: string) => void): Promise<ServiceStatus[]> {
     const logs = join(this.options.dataDir, 'logs');
     mkdirSync(logs, { recursive: true });
-    for (const service of STACK) this.running.push(this.spawn(service, logs, onUnexpectedExit));
-    this.secrets.save();
+    // Made before any service starts, so that clients of the broker can be told what to trust.
+    await prepareBrokerIdentity(this.options.dataDir);
     const deadline = Date.now() + this.options.readyTimeoutMs;
     while (Date.now() < deadline && !this.stopping) {
+      // A service starts once everything it calls at start-up is ready.
+      const healthy = new Set(
+        this.running.filter((r) => r.status.health === 'healthy').map((r) => r.service.name),
+      );
+      for (const service of STACK) {
+        const started = this.running.some((r) => r.service === service);
+        if (!started && (service.after ?? []).every((name) => healthy.has(name))) {
+          this.running.push(this.spawn(service, logs, onUnexpectedExit));
+        }
+      }
+      this.secrets.save();
       await Promise.all(this.running.map((r) => this.probe(r)));
       this.writeStatus();
-      if (this.running.every((r) => r.status.health === 'healthy')) return this.statuses();
+      if (this.running.length === STACK.length && this.running.every((r) => r.status.health === 'healthy')) {
+        return this.statuses();
+      }
       if (this.running.some((r) => r.status.health === 'exited')) break;
       await sleep(250);
     }
@@ -104,7 +119,7 @@ export class Stack {
     const own = this.ports[service.name] ?? {};
     const env: NodeJS.ProcessEnv = { ...this.options.env };
     for (const name of NOT_INHERITED) delete env[name];
-    const links = service.links?.(this.ports, this.secrets) ?? {};
+    const links = service.links?.(this.ports, this.secrets, this.options.dataDir) ?? {};
     Object.assign(env, links, this.secrets.requiredBy(service.name, SERVICE_CONFIGS[service.name], links), {
       DATA_DIR: this.options.dataDir,
       HOST: '127.0.0.1',
@@ -186,4 +201,10 @@ export function formatTable(statuses: ServiceStatus[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** The broker's development server certificate, made now if this is the first start. */
+async function prepareBrokerIdentity(dataDir: string): Promise<void> {
+  const logger = createLogger({ service: 'stack', level: 'silent' });
+  await loadServerIdentity({ certFile: undefined, keyFile: undefined, dataDir, logger });
 }
