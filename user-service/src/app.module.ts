@@ -3,6 +3,8 @@ import { CoreModule, SERVICE_CONTEXT, type CoreModuleOptions } from '@spincycle/
 import type { ServiceContext } from '@spincycle/common';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
+import { DEVICE_RELEASE } from './accounts/device-release.port.js';
+import { HttpDeviceRelease } from './accounts/http-device-release.js';
 import { Callers } from './accounts/caller.js';
 import { UsersRepository } from './accounts/users.repository.js';
 import { FlowsService } from './identity-provider/flows.service.js';
@@ -13,6 +15,7 @@ import { ThrottleRepository } from './login/throttle.repository.js';
 import { AccountMetrics } from './metrics.js';
 import { LeakedPasswords } from './passwords/leaked-passwords.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
+import type { UserServiceConfig } from './config.js';
 import { USER_CONFIG } from './tokens.js';
 import { PageResponder } from './web/page-responder.js';
 
@@ -36,6 +39,16 @@ export class AppModule {
         LeakedPasswords,
         LoginService,
         HydraAdmin,
+        {
+          provide: DEVICE_RELEASE,
+          useFactory: (context: ServiceContext) => {
+            const config = context.config as UserServiceConfig;
+            return config.DEVICE_SERVICE_URL && config.DEVICE_SERVICE_TOKEN
+              ? new HttpDeviceRelease(config.DEVICE_SERVICE_URL, config.DEVICE_SERVICE_TOKEN)
+              : undefined;
+          },
+          inject: [SERVICE_CONTEXT],
+        },
         AccountsService,
         Callers,
         FlowsService,

@@ -22,6 +22,14 @@ export const config = {
     'Extra form-action sources of the pages, space-separated: the app redirect URI scheme (e.g. app.spincycle.mobile:), because browsers apply form-action to the redirects after a form post',
     'space-separated CSP sources',
   ),
+  DEVICE_SERVICE_URL: env.url(
+    "device-service's internal API, which releases a deleted account's devices; deletion records them as pending when unset",
+    { schemes: ['http', 'https'] },
+  ),
+  DEVICE_SERVICE_TOKEN: env.optionalSecret(
+    "Bearer token of device-service's internal API (its INTERNAL_API_TOKEN)",
+    32,
+  ),
   HIBP_URL: urlWithDefault('Base URL of hibp-service (leaked-password check)', 'http://127.0.0.1:3040'),
   HIBP_TIMEOUT_MS: env.integer(3000, 'How long a leaked-password check may take before sign-up is refused', {
     min: 100,

@@ -58,10 +58,12 @@ export const STACK: StackService[] = [
     entry: 'user-service/dist/main.js',
     after: ['auth-server'],
     listeners: [{ variable: 'PORT', port: 3010, role: 'internal', scheme: 'http', ops: true }],
-    links: (ports) => ({
+    links: (ports, secrets) => ({
       HYDRA_ADMIN_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`,
       OAUTH2_PUBLIC_URL: `http://127.0.0.1:${ports['auth-server']?.PUBLIC_PORT}`,
       HIBP_URL: `http://127.0.0.1:${ports['hibp-service']?.PORT}`,
+      DEVICE_SERVICE_URL: `http://127.0.0.1:${ports['device-service']?.PORT}`,
+      DEVICE_SERVICE_TOKEN: secrets.get('device-service-internal-token'),
     }),
   },
   {
