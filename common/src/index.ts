@@ -9,3 +9,4 @@ export * from './service.js';
 export * from './shutdown.js';
 export * from './plain.js';
 export * from './tls.js';
+export * from './lockout.js';

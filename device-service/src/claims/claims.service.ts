@@ -14,7 +14,7 @@ import { claimLabelSvg } from '../provisioning/claim-label.js';
 import { newClaimCode, normalizeClaimCode, SecretHasher } from '../secrets/secrets.js';
 import { ClaimAttemptsRepository, type AttemptSubject } from './claim-attempts.repository.js';
 import type { ClaimRequest } from './claims.dto.js';
-import { lockoutSeconds, retryAfterSeconds, type LockoutPolicy } from './lockout.js';
+import { lockoutSeconds, retryAfterSeconds, type LockoutPolicy } from '@spincycle/common';
 
 /** Claiming a machine with the code on its label, and giving it up again. */
 @Injectable()

@@ -7,7 +7,7 @@ import type { UserServiceConfig } from '../config.js';
 import { AccountMetrics } from '../metrics.js';
 import { PasswordHasher } from '../passwords/password-hasher.js';
 import { USER_CONFIG } from '../tokens.js';
-import type { LockoutPolicy } from './lockout.js';
+import type { LockoutPolicy } from '@spincycle/common';
 import { ThrottleRepository } from './throttle.repository.js';
 
 export type LoginResult =
@@ -35,8 +35,8 @@ export class LoginService {
     private readonly metrics: AccountMetrics,
   ) {
     const lock = { baseSeconds: config.LOGIN_LOCKOUT_SECONDS, maxSeconds: config.LOGIN_LOCKOUT_MAX_SECONDS };
-    this.accountPolicy = { maxFailures: config.LOGIN_MAX_FAILURES_PER_ACCOUNT, ...lock };
-    this.addressPolicy = { maxFailures: config.LOGIN_MAX_FAILURES_PER_IP, ...lock };
+    this.accountPolicy = { attemptsBeforeLockout: config.LOGIN_MAX_FAILURES_PER_ACCOUNT, ...lock };
+    this.addressPolicy = { attemptsBeforeLockout: config.LOGIN_MAX_FAILURES_PER_IP, ...lock };
   }
 
   async authenticate(emailInput: string, password: string, clientIp: string): Promise<LoginResult> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { lockoutSeconds, type LockoutPolicy } from './lockout.js';
+import { lockoutSeconds, type LockoutPolicy } from '@spincycle/common';
 
 // A run of failures older than this is forgotten: the counter restarts.
 const FAILURE_MEMORY = '1 day';

@@ -1,20 +1,21 @@
 export interface LockoutPolicy {
-  /** Wrong codes allowed before the first lockout. */
+  /** Failures allowed before the first lockout. */
   attemptsBeforeLockout: number;
+  /** Length of the first lockout; each further failure doubles it. */
   baseSeconds: number;
   maxSeconds: number;
 }
 
 /**
- * How long claiming is locked after the given number of consecutive wrong codes: not at all
- * until the allowance is used up, then the base period, doubling with each further failure up
- * to the maximum. Exponential back-off keeps a patient guesser at a handful of tries a day.
+ * How long to lock after the `failures`-th consecutive failure (a wrong password, a wrong claim
+ * code): nothing below the allowance, then exponential back-off (base, 2×base, 4×base, …) up to
+ * the cap. The rightful user waits a little; a guesser's rate falls off exponentially.
  */
 export function lockoutSeconds(failures: number, policy: LockoutPolicy): number {
   if (failures < policy.attemptsBeforeLockout) return 0;
-  const doublings = failures - policy.attemptsBeforeLockout;
   // 2^31 seconds exceeds any configurable maximum; stop before the number grows further.
-  return Math.min(policy.baseSeconds * 2 ** Math.min(doublings, 31), policy.maxSeconds);
+  const doublings = Math.min(failures - policy.attemptsBeforeLockout, 31);
+  return Math.min(policy.baseSeconds * 2 ** doublings, policy.maxSeconds);
 }
 
 /** Whole seconds a client must wait, never zero while a lockout holds. */
