@@ -10,3 +10,4 @@ export * from './shutdown.js';
 export * from './plain.js';
 export * from './tls.js';
 export * from './lockout.js';
+export * from './secrets.js';

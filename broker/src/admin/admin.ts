@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson, type RouteHandler } from '@spincycle/common';
+import { bearerTokenMatches, sendJson, type RouteHandler } from '@spincycle/common';
 import { z } from 'zod';
 
 /**
@@ -36,16 +35,6 @@ const selectorBody = z
 
 const MAX_BODY = 1024 * 1024;
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Compares digests, so neither the token's content nor its length leaks through timing. */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const presented = header?.startsWith('Bearer ') ? header.slice(7) : '';
-  return timingSafeEqual(digest(presented), digest(token));
-}
-
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -70,7 +59,7 @@ export function adminHandler(token: string | undefined, actions: AdminActions): 
       sendJson(res, 405, { statusCode: 405, message: `${route} accepts POST only` }, { allow: 'POST' });
       return route;
     }
-    if (!bearerMatches(req.headers.authorization, token)) {
+    if (!bearerTokenMatches(req.headers.authorization, token)) {
       sendJson(res, 401, { statusCode: 401, message: 'a valid admin bearer token is required' });
       return route;
     }

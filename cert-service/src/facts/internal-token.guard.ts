@@ -8,7 +8,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { CertServiceConfig } from '../config.js';
 import { CERT_CONFIG } from '../tokens.js';
-import { sameSecret } from './secret-hasher.js';
+import { bearerTokenMatches } from '@spincycle/common';
 
 /** The internal API answers only callers holding INTERNAL_API_TOKEN (device-service). */
 @Injectable()
@@ -17,8 +17,7 @@ export class InternalTokenGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
-    const presented = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (presented === '' || !sameSecret(presented, this.config.INTERNAL_API_TOKEN)) {
+    if (!bearerTokenMatches(header, this.config.INTERNAL_API_TOKEN)) {
       throw new UnauthorizedException('a valid internal service token is required');
     }
     return true;

@@ -26,11 +26,3 @@ export class SecretHasher {
     return stored.length === candidate.length && timingSafeEqual(candidate, stored);
   }
 }
-
-/** Compares a presented token with the configured one without leaking its length or content by timing. */
-export function sameSecret(presented: string, expected: string): boolean {
-  const key = 'token-comparison';
-  const a = createHmac('sha256', key).update(presented).digest();
-  const b = createHmac('sha256', key).update(expected).digest();
-  return timingSafeEqual(a, b);
-}

@@ -2,14 +2,12 @@ import { UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import { describe, expect, it } from 'vitest';
 import type { DeviceServiceConfig } from '../config.js';
-import { SecretHasher } from '../secrets/secrets.js';
 import { InternalTokenGuard } from './internal-token.guard.js';
 
 const TOKEN = 'user-service-token-0123456789abcdefghij';
-const hasher = new SecretHasher('pepper-for-tests-0123456789abcdef');
 
 const guardWith = (token: string | undefined) =>
-  new InternalTokenGuard(hasher, { get: () => token } as unknown as ConfigService<DeviceServiceConfig, true>);
+  new InternalTokenGuard({ get: () => token } as unknown as ConfigService<DeviceServiceConfig, true>);
 
 const requestWith = (authorization?: string) =>
   ({

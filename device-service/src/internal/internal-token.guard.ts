@@ -8,7 +8,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { FastifyRequest } from 'fastify';
 import type { DeviceServiceConfig } from '../config.js';
-import { SecretHasher } from '../secrets/secrets.js';
+import { bearerTokenMatches } from '@spincycle/common';
 
 /**
  * The internal API answers only callers holding INTERNAL_API_TOKEN (user-service), and nobody
@@ -16,21 +16,15 @@ import { SecretHasher } from '../secrets/secrets.js';
  */
 @Injectable()
 export class InternalTokenGuard implements CanActivate {
-  private readonly expected: Buffer | null;
+  private readonly expected: string | undefined;
 
-  constructor(
-    private readonly hasher: SecretHasher,
-    @Inject(ConfigService) config: ConfigService<DeviceServiceConfig, true>,
-  ) {
-    const token = config.get('INTERNAL_API_TOKEN', { infer: true });
-    this.expected = token === undefined ? null : hasher.hash('internal-token', token);
+  constructor(@Inject(ConfigService) config: ConfigService<DeviceServiceConfig, true>) {
+    this.expected = config.get('INTERNAL_API_TOKEN', { infer: true });
   }
 
   canActivate(context: ExecutionContext): boolean {
     const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
-    const presented = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    // Both sides hashed first: the comparison takes the same time whatever the presented length.
-    if (presented === '' || !this.hasher.matches('internal-token', presented, this.expected)) {
+    if (!bearerTokenMatches(header, this.expected)) {
       throw new UnauthorizedException('a valid internal service token is required');
     }
     return true;
