@@ -1,10 +1,4 @@
 import { baseConfig, databaseConfig, env } from '@spincycle/common';
-import type { z } from 'zod';
-
-/** A URL with a default: env.url's declared type also covers its optional form, this one never is. */
-function urlWithDefault(description: string, fallback: string): z.ZodType<string> {
-  return env.url(description, { schemes: ['https', 'http'], fallback }) as z.ZodType<string>;
-}
 
 export const config = {
   ...baseConfig,
@@ -18,21 +12,21 @@ export const config = {
     'Issuer identifier and public base URL of auth-server; defaults to the public listener address',
     { schemes: ['https', 'http'] },
   ),
-  LOGIN_URL: urlWithDefault(
-    'Login page of the login provider (user-service); receives login_challenge',
-    'http://127.0.0.1:3010/login',
-  ),
-  CONSENT_URL: urlWithDefault(
-    'Consent page of the login provider; receives consent_challenge',
-    'http://127.0.0.1:3010/consent',
-  ),
-  LOGOUT_URL: urlWithDefault(
-    'Logout page of the login provider; receives logout_challenge',
-    'http://127.0.0.1:3010/logout',
-  ),
-  POST_LOGOUT_REDIRECT_URL: urlWithDefault(
+  LOGIN_URL: env.url('Login page of the login provider (user-service); receives login_challenge', {
+    schemes: ['https', 'http'],
+    fallback: 'http://127.0.0.1:3010/login',
+  }),
+  CONSENT_URL: env.url('Consent page of the login provider; receives consent_challenge', {
+    schemes: ['https', 'http'],
+    fallback: 'http://127.0.0.1:3010/consent',
+  }),
+  LOGOUT_URL: env.url('Logout page of the login provider; receives logout_challenge', {
+    schemes: ['https', 'http'],
+    fallback: 'http://127.0.0.1:3010/logout',
+  }),
+  POST_LOGOUT_REDIRECT_URL: env.url(
     'Where a browser goes after logout when the client gave no post_logout_redirect_uri',
-    'http://127.0.0.1:3010/logout/done',
+    { schemes: ['https', 'http'], fallback: 'http://127.0.0.1:3010/logout/done' },
   ),
   TRUST_PROXY: env.boolean(
     false,

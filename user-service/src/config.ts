@@ -1,22 +1,16 @@
 import { baseConfig, databaseConfig, env, type ConfigOf } from '@spincycle/common';
-import type { z } from 'zod';
-
-/** A URL with a default: env.url's declared type also covers its optional form, this one never is. */
-function urlWithDefault(description: string, fallback: string): z.ZodType<string> {
-  return env.url(description, { schemes: ['https', 'http'], fallback }) as z.ZodType<string>;
-}
 
 export const config = {
   ...baseConfig,
   ...databaseConfig,
   PORT: env.port(3010, 'HTTP port of user-service'),
-  HYDRA_ADMIN_URL: urlWithDefault(
-    'Admin API of the OAuth2 server (Ory Hydra, or auth-server on one machine)',
-    'http://127.0.0.1:4445',
-  ),
-  OAUTH2_PUBLIC_URL: urlWithDefault(
+  HYDRA_ADMIN_URL: env.url('Admin API of the OAuth2 server (Ory Hydra, or auth-server on one machine)', {
+    schemes: ['https', 'http'],
+    fallback: 'http://127.0.0.1:4445',
+  }),
+  OAUTH2_PUBLIC_URL: env.url(
     'Public URL of the OAuth2 server; the pages may only send forms and redirects there and to themselves',
-    'http://127.0.0.1:4444',
+    { schemes: ['https', 'http'], fallback: 'http://127.0.0.1:4444' },
   ),
   CSP_FORM_ACTION_EXTRA: env.optional(
     'Extra form-action sources of the pages, space-separated: the app redirect URI scheme (e.g. app.spincycle.mobile:), because browsers apply form-action to the redirects after a form post',
@@ -30,7 +24,10 @@ export const config = {
     "Bearer token of device-service's internal API (its INTERNAL_API_TOKEN)",
     32,
   ),
-  HIBP_URL: urlWithDefault('Base URL of hibp-service (leaked-password check)', 'http://127.0.0.1:3040'),
+  HIBP_URL: env.url('Base URL of hibp-service (leaked-password check)', {
+    schemes: ['https', 'http'],
+    fallback: 'http://127.0.0.1:3040',
+  }),
   HIBP_TIMEOUT_MS: env.integer(3000, 'How long a leaked-password check may take before sign-up is refused', {
     min: 100,
     max: 30_000,
