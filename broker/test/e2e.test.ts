@@ -9,6 +9,7 @@ import * as x509 from '@peculiar/x509';
 import type { RunningService } from '@spincycle/common';
 import {
   createTestDatabase,
+  laterPort,
   requiredSecretsEnv,
   serviceTestEnv,
   type TestDatabase,
@@ -91,12 +92,7 @@ describe('device to owner through the real cert-service', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'spincycle-broker-e2e-'));
     const oauth = await startIntrospection();
     introspection = oauth.server;
-    const brokerHttpPort = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-      });
-    });
+    const brokerHttpPort = await laterPort();
     certService = await startCertService(
       serviceTestEnv(db, {
         PORT: '0',

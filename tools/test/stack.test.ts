@@ -1,21 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { laterPort } from '@spincycle/common/testing';
 import { describe, expect, it } from 'vitest';
 import { overrideVariable, STACK } from '../src/stack/services.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -55,7 +46,7 @@ describe('npm start (the embedded stack)', () => {
     const ports: number[] = [];
     for (const service of STACK) {
       for (const listener of service.listeners) {
-        const port = await freePort();
+        const port = await laterPort();
         ports.push(port);
         env[overrideVariable(service.name, listener.variable)] = String(port);
       }

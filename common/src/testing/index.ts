@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +76,27 @@ export function requiredSecretsEnv(shape: ConfigShape): Record<string, string> {
       .filter(([, schema]) => docOf(schema)?.secret === true && !schema.safeParse(undefined).success)
       .map(([name]) => [name, randomBytes(32).toString('base64url')]),
   );
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+let nextPort = 20_000 + Math.floor(Math.random() * 10_000);
+
+/**
+ * A free port for a server that will bind it only later (after other services start). It comes
+ * from below Linux's ephemeral range (32768 and up): tests running in parallel bind port 0, which
+ * the kernel serves from that range, so none of them can take this port in between.
+ */
+export async function laterPort(): Promise<number> {
+  for (;;) {
+    const port = nextPort++;
+    if (nextPort >= 32_000) nextPort = 20_000;
+    if (await canBind(port)) return port;
+  }
 }

@@ -1,3 +1,4 @@
+import { laterPort } from '@spincycle/common/testing';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,10 +55,6 @@ export async function startHibpStandIn(leakedPasswords: string[]): Promise<HibpS
 }
 
 /** A port nothing listens on: connecting is refused at once. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+export function closedPort(): Promise<number> {
+  return laterPort();
 }
