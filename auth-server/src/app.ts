@@ -118,3 +118,4 @@ function running(
 }
 
 export type { HydraClient } from './admin/clients.js';
+export { API_SCOPES, SUPPORTED_SCOPES } from './provider.js';

@@ -18,6 +18,31 @@ export const PUBLIC_ROUTES = {
   end_session: '/oauth2/sessions/logout',
 } as const;
 
+/**
+ * The scopes of the Spincycle API: every `required_scope` of oathkeeper-rules.json and
+ * oathkeeper-admin-rules.json (a test keeps them in step).
+ */
+export const API_SCOPES = [
+  'device.read',
+  'device.control',
+  'events.read',
+  'device.claim',
+  'device.share',
+  'admin.provision',
+  'admin.firmware',
+  'admin.users',
+] as const;
+
+/**
+ * Every scope a client may be registered for and granted. oidc-provider drops a requested scope
+ * it does not list here, unless a resource indicator sends it to a resource server, whose access
+ * token then carries that server's scopes only and is refused at /userinfo. Hydra has no resource
+ * servers: one access token carries every granted scope (`openid` next to `device.read`, which
+ * the access rules demand together) and works at /userinfo too. Listing the API scopes as the
+ * server's own gives that token; which of them a client may ask for is its `scope`, as in Hydra.
+ */
+export const SUPPORTED_SCOPES = ['openid', 'offline_access', 'email', ...API_SCOPES];
+
 // Hydra's defaults (ttl.login_consent_request, ttl.auth_code, ttl.id_token, session and grant lifetimes).
 const FLOW_TTL_SECONDS = 30 * 60;
 const AUTHORIZATION_CODE_TTL_SECONDS = 10 * 60;
@@ -51,7 +76,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     routes: PUBLIC_ROUTES,
-    scopes: ['openid', 'offline_access', 'email'],
+    scopes: SUPPORTED_SCOPES,
     // Roles arrive through the consent session data; Hydra puts that data into the ID token.
     claims: { openid: ['sub', 'roles'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
@@ -79,7 +104,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
       token_endpoint_auth_method: 'none',
       id_token_signed_response_alg: 'RS256',
     },
-    extraClientMetadata: { properties: ['skip_consent', 'audience', 'client_created_at'] },
+    extraClientMetadata: {
+      properties: ['skip_consent', 'audience', 'client_created_at', 'client_updated_at'],
+    },
     responseTypes: ['code'],
     // Every refresh rotates the token; presenting a used one revokes the whole grant.
     rotateRefreshToken: true,

@@ -1,6 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
-import type { RunningAuthServer } from '@spincycle/auth-server';
+import { API_SCOPES, SUPPORTED_SCOPES, type RunningAuthServer } from '@spincycle/auth-server';
 import {
   APP_REDIRECT_URI,
   authorizeUrl,
@@ -62,18 +63,38 @@ function challengeIn(location: string | undefined, name: string): string {
   return value;
 }
 
+const DEFAULT_SCOPE = 'openid offline_access';
+
 /** Starts an authorization and returns the login challenge the login page would receive. */
-async function toLoginPage(browser: Browser, publicUrl: string, codeChallenge: string): Promise<string> {
+async function toLoginPage(
+  browser: Browser,
+  publicUrl: string,
+  codeChallenge: string,
+  scope = DEFAULT_SCOPE,
+): Promise<string> {
   const toLogin = await browser.follow(
-    authorizeUrl(publicUrl, { code_challenge: codeChallenge, code_challenge_method: 'S256' }),
+    authorizeUrl(publicUrl, { code_challenge: codeChallenge, code_challenge_method: 'S256', scope }),
     PAGES.LOGIN_URL,
   );
   return challengeIn(toLogin.stoppedAt, 'login_challenge');
 }
 
+interface AuthorizeOptions {
+  subject?: string;
+  scope?: string;
+  /** The consent provider's `grant_scope` for the requested scopes; all of them by default. */
+  grant?: (requested: string[]) => string[];
+}
+
 /** Runs the browser part of the flow up to the code, accepting login and consent as `subject`. */
-async function authorize(browser: Browser, publicUrl: string, challenge: string, subject = 'user-1') {
-  const loginChallenge = await toLoginPage(browser, publicUrl, challenge);
+async function authorize(
+  browser: Browser,
+  publicUrl: string,
+  challenge: string,
+  options: AuthorizeOptions = {},
+) {
+  const { subject = 'user-1', scope = DEFAULT_SCOPE } = options;
+  const loginChallenge = await toLoginPage(browser, publicUrl, challenge, scope);
   const loginRequest = await admin(
     'GET',
     `/admin/oauth2/auth/requests/login?login_challenge=${loginChallenge}`,
@@ -84,7 +105,7 @@ async function authorize(browser: Browser, publicUrl: string, challenge: string,
     challenge: loginChallenge,
     skip: false,
     client: { client_id: 'spincycle-mobile', skip_consent: true },
-    requested_scope: ['openid', 'offline_access'],
+    requested_scope: scope.split(' '),
   });
   const accepted = await admin(
     'PUT',
@@ -99,24 +120,29 @@ async function authorize(browser: Browser, publicUrl: string, challenge: string,
   // A decided request answers 410 with where the browser must go, as Hydra does.
   const again = await admin('GET', `/admin/oauth2/auth/requests/login?login_challenge=${loginChallenge}`);
   expect(again).toMatchObject({ status: 410, json: { redirect_to: accepted.json.redirect_to } });
+  // The login's context reaches the consent request, as in Hydra.
+  return consent(browser, accepted.json.redirect_to, { ...options, subject }, { via: 'password' });
+}
 
-  const toConsent = await browser.follow(accepted.json.redirect_to, PAGES.CONSENT_URL);
+/**
+ * Follows `url` to the consent provider, decides as `options.grant` says, and returns the code.
+ * `context` is what the consent request must carry from the login (none without a login).
+ */
+async function consent(browser: Browser, url: string, options: AuthorizeOptions, context: unknown = null) {
+  const { subject = 'user-1', grant = (requested) => requested } = options;
+  const toConsent = await browser.follow(url, PAGES.CONSENT_URL);
   const consentChallenge = challengeIn(toConsent.stoppedAt, 'consent_challenge');
   const consentRequest = await admin(
     'GET',
     `/admin/oauth2/auth/requests/consent?consent_challenge=${consentChallenge}`,
   );
   expect(contractProblems('oAuth2ConsentRequest', consentRequest.json)).toEqual([]);
-  expect(consentRequest.json).toMatchObject({
-    subject,
-    context: { via: 'password' },
-    client: { skip_consent: true },
-  });
+  expect(consentRequest.json).toMatchObject({ subject, context, client: { skip_consent: true } });
   const consented = await admin(
     'PUT',
     `/admin/oauth2/auth/requests/consent/accept?consent_challenge=${consentChallenge}`,
     {
-      grant_scope: consentRequest.json.requested_scope,
+      grant_scope: grant(consentRequest.json.requested_scope),
       grant_access_token_audience: ['spincycle-api'],
       session: { access_token: { roles: ['homeowner'] }, id_token: { roles: ['homeowner'] } },
     },
@@ -207,7 +233,7 @@ describe('auth-server authorization code flow', () => {
   it('lets the app revoke its refresh token, which ends the whole grant', async () => {
     const { publicUrl, url: adminUrl } = current();
     const pkce = pkcePair();
-    const code = await authorize(new Browser(), publicUrl, pkce.challenge, 'user-revoking');
+    const code = await authorize(new Browser(), publicUrl, pkce.challenge, { subject: 'user-revoking' });
     const tokens = (await (await exchangeCode(publicUrl, code, pkce.verifier)).json()) as Record<
       string,
       string
@@ -382,5 +408,144 @@ describe('auth-server authorization code flow', () => {
       code_challenge_methods_supported: ['S256'],
     });
     expect(discovery).not.toHaveProperty('introspection_endpoint');
+  });
+});
+
+describe('scopes of the Spincycle API', () => {
+  const API = 'openid offline_access device.read events.read admin.provision';
+  const withoutAdmin = (requested: string[]) => requested.filter((s) => !s.startsWith('admin.'));
+
+  async function tokensFor(browser: Browser, options: AuthorizeOptions): Promise<Record<string, string>> {
+    const pkce = pkcePair();
+    const code = await authorize(browser, current().publicUrl, pkce.challenge, options);
+    return (await (await exchangeCode(current().publicUrl, code, pkce.verifier)).json()) as Record<
+      string,
+      string
+    >;
+  }
+
+  it('puts the granted API scopes in one access token next to openid, and leaves out the withheld', async () => {
+    const { publicUrl, url: adminUrl } = current();
+    const tokens = await tokensFor(new Browser(), { subject: 'user-api', scope: API, grant: withoutAdmin });
+    expect(tokens.scope).toBe('openid offline_access device.read events.read');
+    expect(await introspect(adminUrl, String(tokens.access_token), 'openid device.read')).toMatchObject({
+      active: true,
+      sub: 'user-api',
+      scope: 'openid offline_access device.read events.read',
+    });
+    expect(await introspect(adminUrl, String(tokens.access_token), 'admin.provision')).toEqual({
+      active: false,
+    });
+    // Like Hydra's, the same token also works at /userinfo.
+    const userinfo = await fetch(`${publicUrl}/userinfo`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(await userinfo.json()).toMatchObject({ sub: 'user-api' });
+    const refreshed = await tokenRequest(publicUrl, {
+      grant_type: 'refresh_token',
+      refresh_token: String(tokens.refresh_token),
+    });
+    expect(await refreshed.json()).toMatchObject({ scope: 'openid offline_access device.read events.read' });
+  });
+
+  it('lets each consent decide again on a reused grant: what was withheld can be granted, and back', async () => {
+    const { publicUrl, url: adminUrl } = current();
+    const browser = new Browser();
+    const first = await tokensFor(browser, { subject: 'user-promoted', scope: API, grant: withoutAdmin });
+    expect(first.scope).not.toContain('admin.provision');
+    // The browser session holds: the next authorizations go straight to consent.
+    const again = async (grant: (requested: string[]) => string[]) => {
+      const pkce = pkcePair();
+      const url = authorizeUrl(publicUrl, {
+        scope: API,
+        code_challenge: pkce.challenge,
+        code_challenge_method: 'S256',
+      });
+      const code = await consent(browser, url, { subject: 'user-promoted', grant });
+      return (await (await exchangeCode(publicUrl, code, pkce.verifier)).json()) as Record<string, string>;
+    };
+    const promoted = await again((requested) => requested);
+    expect(promoted.scope).toBe(API);
+    const demoted = await again(withoutAdmin);
+    expect(demoted.scope).toBe('openid offline_access device.read events.read');
+    expect(await introspect(adminUrl, String(demoted.access_token), 'admin.provision')).toEqual({
+      active: false,
+    });
+  });
+
+  it('refuses an authorization asking for a scope the client is not registered for, as Hydra does', async () => {
+    const { publicUrl } = current();
+    const registered = await admin('POST', '/admin/clients', {
+      client_id: 'openid-only',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [APP_REDIRECT_URI],
+      scope: 'openid',
+    });
+    expect(registered.status).toBe(201);
+    const { challenge } = pkcePair();
+    const result = await new Browser().follow(
+      authorizeUrl(publicUrl, {
+        client_id: 'openid-only',
+        scope: 'openid device.read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      }),
+      APP_REDIRECT_URI,
+    );
+    const error = new URL(result.stoppedAt ?? 'about:blank').searchParams;
+    expect(error.get('error')).toBe('invalid_scope');
+  });
+
+  it('replaces a client with PUT /admin/clients/{id}, keeping its id, secret and creation time', async () => {
+    const created = await admin('POST', '/admin/clients', {
+      client_id: 'replaceable',
+      redirect_uris: ['https://app.example/cb'],
+      scope: 'openid',
+    });
+    expect(created.status).toBe(201);
+    const replaced = await admin('PUT', '/admin/clients/replaceable', {
+      client_id: 'ignored',
+      redirect_uris: ['https://app.example/callback'],
+      scope: 'openid device.read',
+    });
+    expect(replaced.status).toBe(200);
+    expect(contractProblems('oAuth2Client', replaced.json)).toEqual([]);
+    expect(replaced.json).toMatchObject({
+      client_id: 'replaceable',
+      redirect_uris: ['https://app.example/callback'],
+      scope: 'openid device.read',
+      created_at: created.json.created_at,
+    });
+    expect(replaced.json).not.toHaveProperty('client_secret');
+    const basic = Buffer.from(`replaceable:${created.json.client_secret}`).toString('base64');
+    const withOldSecret = await fetch(`${current().publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'none',
+        redirect_uri: 'x',
+      }).toString(),
+    });
+    // The secret still authenticates the client: the code is what is wrong.
+    expect(await withOldSecret.json()).toMatchObject({ error: 'invalid_grant' });
+    expect((await admin('PUT', '/admin/clients/unknown', { scope: 'openid' })).status).toBe(404);
+    expect((await admin('PUT', '/admin/clients/replaceable', { scope: 'openid wizardry' })).status).toBe(400);
+  });
+
+  it('supports every scope the access rules demand, and no API scope they do not', async () => {
+    const demanded = new Set<string>();
+    for (const file of ['oathkeeper-rules.json', 'oathkeeper-admin-rules.json']) {
+      const rules = JSON.parse(await readFile(new URL(`../../${file}`, import.meta.url), 'utf8')) as {
+        authenticators: { config?: { required_scope?: string[] } }[];
+      }[];
+      for (const rule of rules) {
+        for (const authenticator of rule.authenticators) {
+          for (const scope of authenticator.config?.required_scope ?? []) demanded.add(scope);
+        }
+      }
+    }
+    expect([...demanded].filter((s) => !SUPPORTED_SCOPES.includes(s))).toEqual([]);
+    expect(API_SCOPES.filter((s) => !demanded.has(s))).toEqual([]);
   });
 });

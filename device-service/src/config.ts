@@ -1,16 +1,11 @@
-import { baseConfig, databaseConfig, env, type ConfigOf } from '@spincycle/common';
+import { baseConfig, databaseConfig, env, identityConfig, type ConfigOf } from '@spincycle/common';
 
 export const config = {
   ...baseConfig,
   ...databaseConfig,
   PORT: env.port(3020, 'HTTP port of device-service'),
   SECRET_PEPPER: env.secret('Server pepper keying the HMAC-SHA-256 hashes of claim codes', 32),
-  IDENTITY_JWKS_URL: env.url("The access proxy's JWKS, whose keys sign the id_token of every request", {
-    schemes: ['http', 'https', 'file'],
-    fallback: 'http://127.0.0.1:4456/.well-known/jwks.json',
-  }),
-  IDENTITY_ISSUER: env.string('http://127.0.0.1:4456/', 'The `iss` the access proxy writes in its id_tokens'),
-  IDENTITY_AUDIENCE: env.string('device-service', 'The `aud` the access proxy writes for this service'),
+  ...identityConfig('device-service'),
   CERT_SERVICE_URL: env.url("Base URL of cert-service's internal API", {
     schemes: ['http', 'https'],
     fallback: 'http://127.0.0.1:3030',
@@ -30,6 +25,11 @@ export const config = {
     max: 86_400,
   }),
   CLAIM_LOCKOUT_MAX_SECONDS: env.integer(86_400, 'Longest claim lockout', { min: 1, max: 2_592_000 }),
+  PROVISIONING_TOKEN_TTL_SECONDS: env.integer(
+    900,
+    'How long a first-connect provisioning token stays valid for the device to present it',
+    { min: 60, max: 86_400 },
+  ),
   EVENT_RETENTION_DAYS: env.integer(395, 'Events (and dead letters) older than this are deleted', {
     min: 1,
     max: 36_500,
@@ -70,6 +70,38 @@ export const config = {
     min: 0,
     max: 5000,
   }),
+  FIRMWARE_SIGNING_KEYS: env.optional(
+    'Ed25519 public keys that firmware images must be signed with: comma-separated <key id>:<base64 of the 32-byte key>; uploads are refused when unset',
+    'comma-separated <key id>:<base64 key>',
+  ),
+  FIRMWARE_MAX_BYTES: env.integer(16 * 1024 * 1024, 'Largest firmware image accepted on upload', {
+    min: 1024,
+    max: 256 * 1024 * 1024,
+  }),
+  FIRMWARE_DIR: env.optional(
+    'Where firmware images are kept (default: DATA_DIR/device-service/firmware)',
+    'a directory path',
+  ),
+  FIRMWARE_DOWNLOAD_PORT: env.optionalPort(
+    'HTTPS port where devices download firmware with their client certificate; off when unset',
+  ),
+  FIRMWARE_DOWNLOAD_URL: env.url(
+    'Base URL devices are told to download firmware from (default: https://HOST:FIRMWARE_DOWNLOAD_PORT)',
+    { schemes: ['https'] },
+  ),
+  FIRMWARE_TLS_CERT_FILE: env.optional(
+    'PEM certificate of the firmware download listener; a self-signed one is made under DATA_DIR when unset',
+    'a file path',
+  ),
+  FIRMWARE_TLS_KEY_FILE: env.optional('PEM private key of FIRMWARE_TLS_CERT_FILE', 'a file path'),
+  DEVICE_CRL_REFRESH_MS: env.integer(
+    30_000,
+    "How often the firmware listener re-reads cert-service's device CRL",
+    {
+      min: 1000,
+      max: 3_600_000,
+    },
+  ),
   INTERNAL_API_TOKEN: env.optionalSecret(
     'Bearer token user-service presents on /internal/v1 (account deletion); the internal API refuses every call when unset',
     32,

@@ -19,9 +19,6 @@ import { SigningKeys } from './pipeline/signing-keys.js';
 import { createAccessProxy, type AccessProxy } from './proxy/access-proxy.js';
 import { loadRulesFile } from './rules/rules.js';
 
-export { createIdentityVerifier, IdentityError } from './identity.js';
-export type { GatewayIdentity, IdentityVerifier, IdentityVerifierOptions } from './identity.js';
-
 export const JWKS_PATH = '/.well-known/jwks.json';
 
 export interface GatewayService extends RunningService {

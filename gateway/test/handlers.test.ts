@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createIdentityVerifier } from '../src/identity.js';
+import { IdentityVerifier } from '@spincycle/common';
 import {
   buildAuthenticator,
   buildAuthorizer,
@@ -337,18 +337,18 @@ describe('mutators', () => {
     expect(claims).toMatchObject({ iss: ISSUER, sub: 'user-1', aud: ['device-service'] });
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(60);
     const keys = createLocalJWKSet(context.keys.jwks);
-    const verifier = createIdentityVerifier({
+    const verifier = new IdentityVerifier({
       jwksUrl: 'http://unused/',
       issuer: ISSUER,
       audience: 'device-service',
       keys,
     });
-    expect(await verifier.fromHeaders({ authorization: s.header.authorization })).toMatchObject({
-      subject: 'user-1',
-      scopes: ['openid', 'device.read'],
-      roles: ['homeowner'],
+    expect(await verifier.fromAuthorization(s.header.authorization)).toMatchObject({
+      id: 'user-1',
+      scopes: new Set(['openid', 'device.read']),
+      roles: new Set(['homeowner']),
     });
-    const other = createIdentityVerifier({
+    const other = new IdentityVerifier({
       jwksUrl: 'http://unused/',
       issuer: ISSUER,
       audience: 'user-service',

@@ -20,6 +20,10 @@ import { handlerContext, readJson } from './support.js';
 const ADMIN_ROUTES: ServiceRoute[] = [
   { method: 'PUT', path: '/users/:id/roles' },
   { method: 'POST', path: '/admin/devices' },
+  { method: 'POST', path: '/admin/firmware' },
+  { method: 'GET', path: '/admin/firmware' },
+  { method: 'GET', path: '/admin/firmware/:firmwareId' },
+  { method: 'POST', path: '/admin/firmware/:firmwareId/rollouts' },
 ];
 
 /**
@@ -56,7 +60,8 @@ const PLANNED_PUBLIC: ServiceRoute[] = [
   { method: 'GET', path: '/devices/:id/events' },
   { method: 'POST', path: '/claims' },
   { method: 'DELETE', path: '/devices/:id/claim' },
-  { method: 'POST', path: '/devices/:id/provisioning-token' },
+  { method: 'POST', path: '/devices/:id/provisioning' },
+  { method: 'GET', path: '/devices/:id/provisioning' },
   { method: 'GET', path: '/devices/:id/grants' },
   { method: 'POST', path: '/devices/:id/grants' },
   { method: 'DELETE', path: '/devices/:id/grants/:grantId' },
@@ -67,9 +72,6 @@ const PLANNED_PUBLIC: ServiceRoute[] = [
 const PLANNED_ADMIN: ServiceRoute[] = [
   { method: 'POST', path: '/admin/devices' },
   { method: 'GET', path: '/admin/devices/:id/label' },
-  { method: 'GET', path: '/admin/firmware' },
-  { method: 'POST', path: '/admin/firmware' },
-  { method: 'POST', path: '/admin/firmware/:id/rollouts' },
 ];
 
 const CLEAN = { unmatched: [], ambiguous: [], exposed: [] };

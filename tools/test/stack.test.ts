@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { laterPort } from '@spincycle/common/testing';
 import { describe, expect, it } from 'vitest';
+import { APP_CLIENT } from '../src/app-client/app-client.js';
 import { overrideVariable, STACK } from '../src/stack/services.js';
 
 function isListening(port: number): Promise<boolean> {
@@ -73,6 +74,14 @@ describe('npm start (the embedded stack)', () => {
       expect(status.services.map((s) => s.name).sort()).toEqual(STACK.map((s) => s.name).sort());
       expect(status.services.every((s) => s.health === 'healthy')).toBe(true);
       for (const port of ports) expect(await isListening(port)).toBe(true);
+      // The app can sign in: its OAuth2 client was registered before the stack said it was up.
+      expect(output).toContain(`OAuth2 client ${APP_CLIENT.client_id} (the mobile app): created`);
+      const authAdmin = env[overrideVariable('auth-server', 'ADMIN_PORT')];
+      const client = await fetch(`http://127.0.0.1:${authAdmin}/admin/clients/${APP_CLIENT.client_id}`);
+      expect(await client.json()).toMatchObject({
+        scope: APP_CLIENT.scope,
+        token_endpoint_auth_method: 'none',
+      });
 
       launcher.kill('SIGINT');
       const [code] = await exited;

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CoreModule, SERVICE_CONTEXT, type CoreModuleOptions } from '@spincycle/common/nest';
-import type { ServiceContext } from '@spincycle/common';
+import { IdentityVerifier, type ServiceContext } from '@spincycle/common';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
 import { DEVICE_RELEASE } from './accounts/device-release.port.js';
@@ -50,6 +50,18 @@ export class AppModule {
           inject: [SERVICE_CONTEXT],
         },
         AccountsService,
+        {
+          provide: IdentityVerifier,
+          useFactory: (context: ServiceContext) => {
+            const config = context.config as UserServiceConfig;
+            return new IdentityVerifier({
+              jwksUrl: config.IDENTITY_JWKS_URL,
+              issuer: config.IDENTITY_ISSUER,
+              audience: config.IDENTITY_AUDIENCE,
+            });
+          },
+          inject: [SERVICE_CONTEXT],
+        },
         Callers,
         FlowsService,
         PageResponder,

@@ -1,4 +1,4 @@
-import { baseConfig, databaseConfig, env, type ConfigOf } from '@spincycle/common';
+import { baseConfig, databaseConfig, env, identityConfig, type ConfigOf } from '@spincycle/common';
 
 export const config = {
   ...baseConfig,
@@ -12,6 +12,8 @@ export const config = {
     'Public URL of the OAuth2 server; the pages may only send forms and redirects there and to themselves',
     { schemes: ['https', 'http'], fallback: 'http://127.0.0.1:4444' },
   ),
+  // The account API (/me, roles) is reached through the access proxy only.
+  ...identityConfig('user-service'),
   CSP_FORM_ACTION_EXTRA: env.optional(
     'Extra form-action sources of the pages, space-separated: the app redirect URI scheme (e.g. app.spincycle.mobile:), because browsers apply form-action to the redirects after a form post',
     'space-separated CSP sources',

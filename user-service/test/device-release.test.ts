@@ -10,7 +10,15 @@ import { start as startDeviceService } from '@spincycle/device-service';
 import { config as deviceServiceConfig } from '@spincycle/device-service/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpDeviceRelease } from '../src/accounts/http-device-release.js';
-import { attemptLogin, loginForTokens, signUp, startStack, type Stack } from './support/stack.js';
+import {
+  asCaller,
+  attemptLogin,
+  loginForTokens,
+  signUp,
+  startStack,
+  subjectOf,
+  type Stack,
+} from './support/stack.js';
 
 const PASSWORD = 'a long enough secret';
 
@@ -42,7 +50,7 @@ describe('device release on account deletion', () => {
   it("calls device-service's release for the deleted account", async () => {
     expect((await signUp(stack, 'mover@example.com', PASSWORD)).status).toBe(201);
     const tokens = await loginForTokens(stack, 'mover@example.com', PASSWORD);
-    const auth = { authorization: `Bearer ${tokens.access_token}` };
+    const auth = await asCaller(stack.identity, await subjectOf(stack, tokens.access_token));
     expect((await fetch(`${stack.users.url}/me`, { method: 'DELETE', headers: auth })).status).toBe(204);
     expect((await attemptLogin(stack, 'mover@example.com', PASSWORD)).status).toBe(401);
   });
@@ -59,7 +67,10 @@ describe('device release on account deletion', () => {
     try {
       expect((await signUp(misconfigured, 'stayer@example.com', PASSWORD)).status).toBe(201);
       const tokens = await loginForTokens(misconfigured, 'stayer@example.com', PASSWORD);
-      const auth = { authorization: `Bearer ${tokens.access_token}` };
+      const auth = await asCaller(
+        misconfigured.identity,
+        await subjectOf(misconfigured, tokens.access_token),
+      );
       const deletion = await fetch(`${misconfigured.users.url}/me`, { method: 'DELETE', headers: auth });
       expect(deletion.status).toBeGreaterThanOrEqual(500);
       // Nothing was deleted: the account still logs in, and the deletion can be retried.

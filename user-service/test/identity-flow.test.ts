@@ -7,7 +7,7 @@ import {
   tokenRequest,
 } from '../../auth-server/test/support/auth-server.js';
 import { Browser, pkcePair } from '../../auth-server/test/support/browser.js';
-import { formFields, openLoginPage, startStack, submitLogin, type Stack } from './support/stack.js';
+import { asCaller, formFields, openLoginPage, startStack, submitLogin, type Stack } from './support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -64,8 +64,9 @@ describe('sign-up, login, tokens and logout through auth-server and user-service
       client_id: 'spincycle-mobile',
       ext: { roles: ['homeowner'] },
     });
+    // Behind the access proxy, the account API learns the caller from the proxy's id_token.
     const me = await fetch(`${stack.users.url}/me`, {
-      headers: { authorization: `Bearer ${tokens.access_token}` },
+      headers: await asCaller(stack.identity, String(active.sub)),
     });
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({

@@ -53,13 +53,46 @@ export class ClientRegistry {
     if (await this.payloads.find(KIND, clientId)) {
       throw new AdminError(409, 'Conflict', 'a client with this client_id already exists');
     }
+    const { metadata, secret } = await this.store(clientId, request, undefined);
+    // Hydra shows the secret once, in the answer to the create call.
+    return { ...toHydraClient(metadata), ...(secret === undefined ? {} : { client_secret: secret }) };
+  }
+
+  /**
+   * Hydra's setOAuth2Client: replaces the client with the request. Without a new secret the
+   * stored one stays (and is not shown); the client id is the path's.
+   */
+  async replace(clientId: string, request: CreateClientRequest): Promise<HydraClient> {
+    const existing = await this.payloads.find(KIND, clientId);
+    if (!existing) throw AdminError.notFound('client');
+    const { metadata } = await this.store(clientId, request, existing);
+    const shown = request.client_secret;
+    return { ...toHydraClient(metadata), ...(shown === undefined ? {} : { client_secret: shown }) };
+  }
+
+  async get(clientId: string): Promise<HydraClient> {
+    const metadata = await this.payloads.find(KIND, clientId);
+    if (!metadata) throw AdminError.notFound('client');
+    return toHydraClient(metadata);
+  }
+
+  private async store(
+    clientId: string,
+    request: CreateClientRequest,
+    existing: AdapterPayload | undefined,
+  ): Promise<{ metadata: AdapterPayload; secret: string | undefined }> {
     const authMethod = request.token_endpoint_auth_method ?? 'client_secret_basic';
+    const kept = typeof existing?.client_secret === 'string' ? existing.client_secret : undefined;
     const secret =
-      authMethod === 'none' ? undefined : (request.client_secret ?? randomBytes(32).toString('base64url'));
+      authMethod === 'none'
+        ? undefined
+        : (request.client_secret ?? kept ?? randomBytes(32).toString('base64url'));
     const now = new Date().toISOString();
+    const createdAt = typeof existing?.client_created_at === 'string' ? existing.client_created_at : now;
     const metadata: AdapterPayload = {
       client_id: clientId,
-      client_name: request.client_name ?? '',
+      // oidc-provider refuses an empty name; Hydra's is optional.
+      ...(request.client_name ? { client_name: request.client_name } : {}),
       redirect_uris: request.redirect_uris ?? [],
       post_logout_redirect_uris: request.post_logout_redirect_uris ?? [],
       grant_types: request.grant_types ?? ['authorization_code'],
@@ -70,7 +103,8 @@ export class ClientRegistry {
       application_type: authMethod === 'none' ? 'native' : 'web',
       skip_consent: request.skip_consent ?? false,
       audience: request.audience ?? [],
-      client_created_at: now,
+      client_created_at: createdAt,
+      client_updated_at: now,
       ...(secret === undefined ? {} : { client_secret: secret }),
     };
     try {
@@ -82,14 +116,7 @@ export class ClientRegistry {
       throw err;
     }
     await this.payloads.upsert(KIND, clientId, metadata, undefined);
-    // Hydra shows the secret once, in the answer to the create call.
-    return { ...toHydraClient(metadata), ...(secret === undefined ? {} : { client_secret: secret }) };
-  }
-
-  async get(clientId: string): Promise<HydraClient> {
-    const metadata = await this.payloads.find(KIND, clientId);
-    if (!metadata) throw AdminError.notFound('client');
-    return toHydraClient(metadata);
+    return { metadata, secret };
   }
 }
 
@@ -97,6 +124,7 @@ export class ClientRegistry {
 export function toHydraClient(metadata: AdapterPayload): HydraClient {
   const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
   const createdAt = typeof metadata.client_created_at === 'string' ? metadata.client_created_at : undefined;
+  const updatedAt = typeof metadata.client_updated_at === 'string' ? metadata.client_updated_at : createdAt;
   return {
     client_id: String(metadata.client_id),
     client_name: typeof metadata.client_name === 'string' ? metadata.client_name : '',
@@ -108,6 +136,6 @@ export function toHydraClient(metadata: AdapterPayload): HydraClient {
     token_endpoint_auth_method: String(metadata.token_endpoint_auth_method ?? 'client_secret_basic'),
     skip_consent: metadata.skip_consent === true,
     audience: strings(metadata.audience),
-    ...(createdAt ? { created_at: createdAt, updated_at: createdAt } : {}),
+    ...(createdAt ? { created_at: createdAt, updated_at: updatedAt } : {}),
   };
 }

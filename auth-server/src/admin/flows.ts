@@ -8,6 +8,7 @@ import { toHydraClient, type HydraClient } from './clients.js';
 import { AdminError } from './http.js';
 
 type Interaction = InstanceType<Provider['Interaction']>;
+type Grant = InstanceType<Provider['Grant']>;
 
 export const acceptLoginSchema = z.object({
   subject: z.string().min(1).max(255),
@@ -128,9 +129,7 @@ export class FlowService {
     const grant =
       (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ??
       new Grant({ accountId, clientId });
-    // Only what was asked for can be granted.
-    const requested = new Set(scopesOf(interaction));
-    grant.addOIDCScope((body.grant_scope ?? []).filter((s) => requested.has(s)));
+    decideScopes(grant, await this.clientOf(interaction), scopesOf(interaction), body.grant_scope ?? []);
     const grantId = await grant.save();
     await this.grantSessions.save(
       {
@@ -239,6 +238,30 @@ export class FlowService {
     }
     return url.toString();
   }
+}
+
+const without = (scope: string | undefined, removed: ReadonlySet<string>): string =>
+  (scope ?? '')
+    .split(' ')
+    .filter((s) => s.length > 0 && !removed.has(s))
+    .join(' ');
+
+/**
+ * Records a consent decision on the grant. Only what was asked for, and what the client is
+ * registered for, can be granted. What the consent provider left out is refused, as in Hydra, so
+ * the authorization goes on with less instead of asking for consent again. Each consent decides
+ * every scope it was asked about, whatever an earlier consent on the same (reused) grant said:
+ * a demoted admin loses admin scopes, a promoted one gains them.
+ */
+function decideScopes(grant: Grant, client: HydraClient, requested: string[], grantScope: string[]): void {
+  const allowed = new Set(client.scope.split(' '));
+  const asked = requested.filter((s) => allowed.has(s));
+  const granted = new Set(asked.filter((s) => grantScope.includes(s)));
+  const withheld = new Set(asked.filter((s) => !granted.has(s)));
+  if (grant.openid) grant.openid.scope = without(grant.openid.scope, withheld);
+  if (grant.rejected?.openid) grant.rejected.openid.scope = without(grant.rejected.openid.scope, granted);
+  if (granted.size > 0) grant.addOIDCScope(granted);
+  if (withheld.size > 0) grant.rejectOIDCScope(withheld);
 }
 
 function rejection(body: z.infer<typeof rejectSchema>): InteractionResults {

@@ -130,11 +130,18 @@ export function adminRoutes(
     {
       method: 'GET',
       path: '/admin/clients/{id}',
-      handle: async (_req, url) =>
-        ok(await clients.get(decodeURIComponent(url.pathname.slice('/admin/clients/'.length)))),
+      handle: async (_req, url) => ok(await clients.get(clientIdOf(url))),
+    },
+    {
+      method: 'PUT',
+      path: '/admin/clients/{id}',
+      handle: async (req, url) =>
+        ok(await clients.replace(clientIdOf(url), await jsonBody(req, createClientSchema))),
     },
   ];
 }
+
+const clientIdOf = (url: URL) => decodeURIComponent(url.pathname.slice('/admin/clients/'.length));
 
 function matches(route: Route, path: string): boolean {
   if (route.path.endsWith('/{id}')) {

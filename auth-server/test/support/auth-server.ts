@@ -1,5 +1,5 @@
 import { serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
-import { start, type RunningAuthServer } from '@spincycle/auth-server';
+import { API_SCOPES, start, type RunningAuthServer } from '@spincycle/auth-server';
 
 export const APP_REDIRECT_URI = 'app.spincycle.mobile:/oauth2/callback';
 
@@ -24,7 +24,7 @@ export async function registerMobileApp(adminUrl: string, clientId = 'spincycle-
       response_types: ['code'],
       redirect_uris: [APP_REDIRECT_URI],
       post_logout_redirect_uris: [APP_REDIRECT_URI],
-      scope: 'openid offline_access email',
+      scope: ['openid', 'offline_access', 'email', ...API_SCOPES].join(' '),
       skip_consent: true,
     }),
   });

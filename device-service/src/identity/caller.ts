@@ -1,15 +1,8 @@
 import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import type { Caller } from '@spincycle/common';
 
-export const ROLES = ['homeowner', 'technician', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** Who is calling, as the access proxy's signed id_token says. Nothing else identifies a caller. */
-export interface Caller {
-  id: string;
-  scopes: ReadonlySet<string>;
-  roles: ReadonlySet<Role>;
-}
+export { ROLES, type Caller, type Role } from '@spincycle/common';
 
 export type RequestWithCaller = FastifyRequest & { caller?: Caller };
 

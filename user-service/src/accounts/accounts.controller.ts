@@ -42,15 +42,15 @@ export class AccountsController {
 
   @Get('me')
   async me(@Headers('authorization') authorization: string | undefined) {
-    const subject = await this.callers.subjectOf(authorization);
-    return mapped(async () => publicView(await this.accounts.find(subject)));
+    const caller = await this.callers.withScope(authorization, 'openid');
+    return mapped(async () => publicView(await this.accounts.find(caller.id)));
   }
 
   @Delete('me')
   @HttpCode(204)
   async deleteMe(@Headers('authorization') authorization: string | undefined): Promise<void> {
-    const subject = await this.callers.subjectOf(authorization);
-    await mapped(() => this.accounts.deleteAccount(subject));
+    const caller = await this.callers.withScope(authorization, 'openid');
+    await mapped(() => this.accounts.deleteAccount(caller.id));
   }
 
   @Put('users/:id/roles')
@@ -59,11 +59,13 @@ export class AccountsController {
     @Param('id') id: string,
     @Body() body: unknown,
   ) {
-    const subject = await this.callers.subjectOf(authorization);
+    // The roles themselves are read from the account, not the token: a demoted admin's token
+    // still says admin until it expires.
+    const caller = await this.callers.withScope(authorization, 'admin.users');
     const parsed = rolesBody.safeParse(body);
     if (!parsed.success) {
       throw new BadRequestException(`roles must be a non-empty list of ${ROLES.join(', ')}`);
     }
-    return mapped(async () => publicView(await this.accounts.setRoles(subject, id, parsed.data.roles)));
+    return mapped(async () => publicView(await this.accounts.setRoles(caller.id, id, parsed.data.roles)));
   }
 }

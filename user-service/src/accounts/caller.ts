@@ -1,21 +1,27 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
-import { HydraAdmin } from '../identity-provider/hydra-admin.js';
+import { ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { IdentityRejected, IdentityVerifier, type Caller } from '@spincycle/common';
 
 /**
- * Who is calling the account API: the subject of an active access token, asked of the OAuth2
- * server's introspection endpoint. Anything short of a clear "active access token" is a 401.
+ * Who is calling the account API: whoever the access proxy's signed id_token names, holding the
+ * scope the route needs. The proxy replaces the client's access token with that id_token, so the
+ * service never sees (nor introspects) the access token; a client reaching the service directly
+ * with one gets a 401.
  */
 @Injectable()
 export class Callers {
-  constructor(private readonly hydra: HydraAdmin) {}
+  constructor(@Inject(IdentityVerifier) private readonly verifier: IdentityVerifier) {}
 
-  async subjectOf(authorization: string | undefined): Promise<string> {
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw new UnauthorizedException('an access token is required');
-    const introspected = await this.hydra.introspect(token);
-    if (!introspected.active || introspected.token_use !== 'access_token' || !introspected.sub) {
-      throw new UnauthorizedException('the access token is not valid');
+  async withScope(authorization: string | undefined, scope: string): Promise<Caller> {
+    let caller: Caller;
+    try {
+      caller = await this.verifier.fromAuthorization(authorization);
+    } catch (err) {
+      if (err instanceof IdentityRejected) throw new UnauthorizedException('authentication required');
+      throw err;
     }
-    return introspected.sub;
+    // The proxy's rule already demands the scope; checking again keeps a rule edited by mistake
+    // from opening the route.
+    if (!caller.scopes.has(scope)) throw new ForbiddenException(`the ${scope} scope is missing`);
+    return caller;
   }
 }

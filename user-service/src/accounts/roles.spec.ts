@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayAssignRoles, type Role } from './roles.js';
+import { grantableScopes, mayAssignRoles, type Role } from './roles.js';
 
 describe('mayAssignRoles', () => {
   it.each<[string, Role[], string, boolean]>([
@@ -12,5 +12,18 @@ describe('mayAssignRoles', () => {
     ['someone without roles', [], 'other', false],
   ])('%s → %s', (_label, roles, target, expected) => {
     expect(mayAssignRoles({ id: 'self', roles }, target)).toBe(expected);
+  });
+});
+
+describe('grantableScopes', () => {
+  const requested = ['openid', 'offline_access', 'device.read', 'admin.provision', 'admin.users'];
+  it.each<[string, Role[], string[]]>([
+    ['a homeowner', ['homeowner'], ['openid', 'offline_access', 'device.read']],
+    ['a technician', ['technician'], ['openid', 'offline_access', 'device.read']],
+    ['someone without roles', [], ['openid', 'offline_access', 'device.read']],
+    ['an admin', ['admin'], requested],
+    ['an admin who is also a homeowner', ['homeowner', 'admin'], requested],
+  ])('%s', (_label, roles, expected) => {
+    expect(grantableScopes(requested, roles)).toEqual(expected);
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { OAuth2Client, OAuth2ConsentRequest } from '@ory/hydra-client';
 import { AccountsService } from '../accounts/accounts.service.js';
+import { grantableScopes } from '../accounts/roles.js';
 import { UsersRepository, type User } from '../accounts/users.repository.js';
 import { LoginService, type LoginResult } from '../login/login.service.js';
 import { HydraAdmin } from './hydra-admin.js';
@@ -73,7 +74,12 @@ export class FlowsService {
     if (request.skip || request.client?.skip_consent) {
       return { next: 'redirect', to: await this.grantConsent(challenge, request) };
     }
-    return { next: 'show', clientName: clientName(request.client), scopes: request.requested_scope ?? [] };
+    const user = await this.subjectOf(request);
+    return {
+      next: 'show',
+      clientName: clientName(request.client),
+      scopes: user ? grantableScopes(request.requested_scope ?? [], user.roles) : [],
+    };
   }
 
   async decideConsent(challenge: string, allow: boolean): Promise<string> {
@@ -95,8 +101,13 @@ export class FlowsService {
     return undefined;
   }
 
+  private async subjectOf(request: OAuth2ConsentRequest): Promise<User | undefined> {
+    return request.subject ? this.users.findById(request.subject) : undefined;
+  }
+
+  /** Grants what was asked for and the account may hold; the OAuth2 server drops the rest. */
   private async grantConsent(challenge: string, request: OAuth2ConsentRequest): Promise<string> {
-    const user = request.subject ? await this.users.findById(request.subject) : undefined;
+    const user = await this.subjectOf(request);
     if (!user) {
       return this.hydra.rejectConsent(challenge, {
         error: 'access_denied',
@@ -104,7 +115,7 @@ export class FlowsService {
       });
     }
     return this.hydra.acceptConsent(challenge, {
-      scopes: request.requested_scope ?? [],
+      scopes: grantableScopes(request.requested_scope ?? [], user.roles),
       audience: request.requested_access_token_audience ?? [],
       session: tokenClaims(user),
     });

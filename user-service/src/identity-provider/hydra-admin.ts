@@ -3,7 +3,6 @@ import {
   Configuration,
   OAuth2Api,
   type AcceptOAuth2ConsentRequestSession,
-  type IntrospectedOAuth2Token,
   type OAuth2ConsentRequest,
   type OAuth2LoginRequest,
   type OAuth2LogoutRequest,
@@ -103,10 +102,6 @@ export class HydraAdmin {
 
   async rejectLogout(logoutChallenge: string): Promise<void> {
     await this.call(() => this.api.rejectOAuth2LogoutRequest({ logoutChallenge }));
-  }
-
-  introspect(token: string): Promise<IntrospectedOAuth2Token> {
-    return this.call(() => this.api.introspectOAuth2Token({ token }));
   }
 
   /** Every grant and token of the subject, and every browser session: the account is gone. */

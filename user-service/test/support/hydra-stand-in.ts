@@ -19,8 +19,8 @@ interface Flow {
 
 /**
  * Ory Hydra's admin API as its OpenAPI document describes it, for the calls user-service makes:
- * login, consent and logout requests (get, accept, reject, 410 once decided), introspection and
- * session revocation. Every request body is checked against Hydra's schema (a bad one gets
+ * login, consent and logout requests (get, accept, reject, 410 once decided) and session
+ * revocation. Every request body is checked against Hydra's schema (a bad one gets
  * Hydra's 400 `errorOAuth2`), and every answer is checked before it is sent.
  */
 export class HydraStandIn {
@@ -28,7 +28,6 @@ export class HydraStandIn {
   private readonly login = new Map<string, Flow>();
   private readonly consent = new Map<string, Flow>();
   private readonly logout = new Map<string, Flow>();
-  private readonly tokens = new Map<string, Json>();
   private server: Server | undefined;
   url = '';
 
@@ -88,26 +87,6 @@ export class HydraStandIn {
       },
     });
     return challenge;
-  }
-
-  /** An access token that introspects active for the subject. */
-  issueToken(subject: string): string {
-    const token = `ory_at_${randomBytes(24).toString('base64url')}`;
-    const now = Math.floor(Date.now() / 1000);
-    this.tokens.set(token, {
-      active: true,
-      sub: subject,
-      client_id: 'spincycle-mobile',
-      scope: 'openid offline_access',
-      exp: now + 900,
-      iat: now,
-      nbf: now,
-      aud: [],
-      iss: 'https://hydra.example',
-      token_type: 'Bearer',
-      token_use: 'access_token',
-    });
-    return token;
   }
 
   callsTo(method: string, path: string): RecordedCall[] {
@@ -195,20 +174,12 @@ export class HydraStandIn {
       flow.redirectTo = `https://hydra.example/oauth2/auth?${kind}_verifier=${randomBytes(8).toString('hex')}`;
       return { status: 200, body: { redirect_to: flow.redirectTo }, schema: 'oAuth2RedirectTo' };
     }
-    if (call.method === 'POST' && call.path === '/admin/oauth2/introspect') {
-      const token = (call.body as Json | undefined)?.token;
-      if (typeof token !== 'string') return error(400, 'invalid_request', 'token is required');
-      return {
-        status: 200,
-        body: this.tokens.get(token) ?? { active: false },
-        schema: 'introspectedOAuth2Token',
-      };
-    }
-    if (call.method === 'DELETE' && call.path === '/admin/oauth2/auth/sessions/consent') {
-      for (const [token, data] of this.tokens) if (data.sub === call.query.subject) this.tokens.delete(token);
+    if (
+      call.method === 'DELETE' &&
+      ['/admin/oauth2/auth/sessions/consent', '/admin/oauth2/auth/sessions/login'].includes(call.path)
+    ) {
       return { status: 204 };
     }
-    if (call.method === 'DELETE' && call.path === '/admin/oauth2/auth/sessions/login') return { status: 204 };
     return notFound();
   }
 }
