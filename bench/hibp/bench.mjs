@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
 
 const FULL_CORPUS = 2e9;
 const LAST_VERSIONED_RELEASE = 847e6;
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node.js runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * Runs in its own process so that its peak RSS is the builder's alone. The peak is sampled: neither
@@ -50,10 +52,12 @@ async function childBuild({ input, output, count, fpRate }) {
   const baselineRss = process.memoryUsage.rss();
   let maxRss = baselineRss;
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage.rss())), 20);
+  const cpuBefore = process.cpuUsage();
   const report = await buildFilter({ input, output, count, fpRate });
+  const cpuSeconds = cpuSecondsSince(cpuBefore);
   clearInterval(sampler);
   maxRss = Math.max(maxRss, process.memoryUsage.rss());
-  process.stdout.write(JSON.stringify({ report, baselineRss, maxRss }));
+  process.stdout.write(JSON.stringify({ report, baselineRss, maxRss, cpuSeconds }));
 }
 
 async function main() {
@@ -94,7 +98,7 @@ async function main() {
     row(
       'build rate',
       `${fmt(report.lines / report.seconds)} hashes/s`,
-      `target ≥ 2M/s; ${report.seconds.toFixed(1)} s for ${fmt(report.lines)}`,
+      `target ≥ 2M/s; ${report.seconds.toFixed(1)} s for ${fmt(report.lines)}; ${fmt(report.lines / child.cpuSeconds)} per CPU second`,
     );
     row(
       'filter size',
@@ -141,13 +145,37 @@ async function main() {
     const posRate = rate(present.length * 10, () => {
       for (let r = 0; r < 10; r++) for (const d of present) filter.has(d);
     });
+    // As the HTTP route does: the hex string parsed into one reused digest, then looked up.
+    const digest = new Uint8Array(20);
     const heldHex = held.slice(0, 300_000).map((d) => d.toString('hex').toUpperCase());
     const hexRate = rate(heldHex.length * 3, () => {
-      for (let r = 0; r < 3; r++) for (const h of heldHex) filter.has(parseSha1Hex(h));
+      for (let r = 0; r < 3; r++) for (const h of heldHex) filter.has(parseSha1Hex(h, digest));
     });
-    row('lookups/s, absent keys', fmt(negRate), 'one core; stops at the first clear bit');
-    row('lookups/s, present keys', fmt(posRate), `all ${report.hashes} probes; target ≥ 1M/s`);
-    row('checks/s incl. hex parse', fmt(hexRate), 'absent keys, as the HTTP route does');
+    const presentHex = present.map((d) => Buffer.from(d).toString('hex').toUpperCase());
+    const hexPosRate = rate(presentHex.length * 3, () => {
+      for (let r = 0; r < 3; r++) for (const h of presentHex) filter.has(parseSha1Hex(h, digest));
+    });
+    const perCpu = (r) => `${fmt(r.perCpuSecond)} per CPU second`;
+    row(
+      'lookups/s, absent keys',
+      fmt(negRate.wall),
+      `one core; stops at the first clear bit; ${perCpu(negRate)}`,
+    );
+    row(
+      'lookups/s, present keys',
+      fmt(posRate.wall),
+      `all ${report.hashes} probes; target ≥ 1M/s; ${perCpu(posRate)}`,
+    );
+    row(
+      'checks/s incl. hex parse',
+      fmt(hexRate.wall),
+      `absent keys, as the HTTP route does; ${perCpu(hexRate)}`,
+    );
+    row(
+      'checks/s incl. hex parse, present',
+      fmt(hexPosRate.wall),
+      `present keys, all probes; target ≥ 1M/s; ${perCpu(hexPosRate)}`,
+    );
     let missing = 0;
     for (const d of present) if (!filter.has(d)) missing++;
     row('inserted keys not found', String(missing), `of ${fmt(present.length)} sampled (must be 0)`);
@@ -173,26 +201,38 @@ async function main() {
       const keys = Array.from({ length: n }, () => randomBytes(20).toString('hex').toUpperCase());
       const addRate = rate(n, () => keys.forEach((k) => pkg.add(k)));
       const hasRate = rate(n, () => keys.forEach((k) => pkg.has(k)));
-      row('bloom-filters package: inserts/s', fmt(addRate), 'XXH64 over the hex string per probe');
-      row('bloom-filters package: checks/s', fmt(hasRate), 'present keys');
+      row('bloom-filters package: inserts/s', fmt(addRate.wall), 'XXH64 over the hex string per probe');
+      row('bloom-filters package: checks/s', fmt(hasRate.wall), 'present keys');
       const own = new BloomFilter(bloomParameters(n, fpRate));
       const digests = keys.map((k) => parseSha1Hex(k));
       row(
         'own layout, same keys: inserts/s',
-        fmt(rate(n, () => digests.forEach((d) => own.add(d)))),
+        fmt(rate(n, () => digests.forEach((d) => own.add(d))).wall),
         'small filter, cache-resident',
       );
     }
 
     process.stderr.write(`HTTP (service in a second process, autocannon ${args['http-seconds']} s)\n`);
-    const http = await httpBench(output, held.slice(0, 50).concat(present.slice(0, 50)));
+    const httpDigests = held.slice(0, 50).concat(present.slice(0, 50));
+    const http = await httpBench(serviceCommand(output), httpDigests);
+    const peer = await httpBench(bareServerCommand(), httpDigests);
+    const cpuPerRequest = (h) =>
+      h.serviceCpuSeconds === undefined
+        ? 'unknown'
+        : `${((1e6 * h.serviceCpuSeconds) / h.requests.total).toFixed(0)} µs`;
     row(
       'HTTP requests/s',
       fmt(http.requests.average),
-      `target ≥ 15k; ${args.connections} connections, LOG_LEVEL=warn`,
+      `target ≥ 15k; ${args.connections} connections, LOG_LEVEL=warn; service CPU ${cpuPerRequest(http)} per request`,
     );
     row('HTTP p99 latency', `${http.latency.p99} ms`, `p50 ${http.latency.p50} ms; target < 5 ms`);
     row('HTTP errors / non-2xx', `${http.errors} / ${http.non2xx}`, '');
+    row(
+      'peer: bare node:http requests/s',
+      fmt(peer.requests.average),
+      `fixed answer, same client, run right after; CPU ${cpuPerRequest(peer)} per request`,
+    );
+    row('peer: bare node:http p99 latency', `${peer.latency.p99} ms`, `p50 ${peer.latency.p50} ms`);
 
     for (const [label, keys] of [
       ['full corpus (2 G)', FULL_CORPUS],
@@ -250,29 +290,56 @@ async function writeCorpus(path, count, sampleSize) {
   return sample;
 }
 
+/** hibp-service itself, answering from the benchmark's filter. */
+function serviceCommand(filterPath) {
+  return (port) => ({
+    argv: [join(root, 'hibp-service/dist/main.js')],
+    env: { PORT: String(port), LOG_LEVEL: 'warn', HIBP_FILTER_PATH: filterPath, HIBP_WATCH_FILTER: 'false' },
+  });
+}
+
+/**
+ * The peer: node:http answering every request, readiness probe included, with the same fixed body:
+ * no routing, metrics or filter. What it reaches is what this machine and client allow any Node.js
+ * HTTP service.
+ */
+function bareServerCommand() {
+  const source = `
+    const http = require('node:http');
+    const body = '{"pwned":false}';
+    http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+        res.end(body);
+      });
+    }).listen(Number(process.env.PORT), '127.0.0.1');`;
+  return (port) => ({ argv: ['-e', source], env: { PORT: String(port) } });
+}
+
 /**
  * The service runs in one process and autocannon in another, apart from this one, whose heap of
- * test digests would otherwise add garbage-collection pauses to the measured latency.
+ * test digests would otherwise add garbage-collection pauses to the measured latency. The service's
+ * CPU time over the run (Linux only) tells its own cost per request apart from a busy machine's.
  */
-async function httpBench(filterPath, digests) {
+async function httpBench(command, digests) {
   const port = await freePort();
-  const service = spawn(process.execPath, [join(root, 'hibp-service/dist/main.js')], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      HIBP_FILTER_PATH: filterPath,
-      HIBP_WATCH_FILTER: 'false',
-    },
+  const { argv, env } = command(port);
+  const service = spawn(process.execPath, argv, {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
     await waitReady(`http://127.0.0.1:${port}/health/ready`);
     const bodies = digests.map((d) => JSON.stringify({ sha1: Buffer.from(d).toString('hex').toUpperCase() }));
     const spec = { url: `http://127.0.0.1:${port}`, bodies };
-    return JSON.parse(
+    const cpuBefore = await processCpuSeconds(service.pid);
+    const result = JSON.parse(
       await run(process.execPath, [fileURLToPath(import.meta.url), '--child-http', JSON.stringify(spec)]),
     );
+    const cpuAfter = await processCpuSeconds(service.pid);
+    if (cpuBefore !== undefined && cpuAfter !== undefined) result.serviceCpuSeconds = cpuAfter - cpuBefore;
+    return result;
   } finally {
     service.kill('SIGTERM');
     await once(service, 'exit');
@@ -294,6 +361,17 @@ async function childHttp({ url, bodies }) {
     })),
   });
   process.stdout.write(JSON.stringify(result));
+}
+
+/** User + system CPU seconds of another process, from /proc (fields 14 and 15, in clock ticks). */
+async function processCpuSeconds(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitReady(url) {
@@ -330,10 +408,24 @@ function run(command, argv) {
   });
 }
 
+/**
+ * Operations per second of wall clock, and per second of this process's CPU time: on a shared
+ * machine the first falls with the load, the second is what one core does.
+ */
 function rate(operations, body) {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   body();
-  return operations / ((performance.now() - started) / 1000);
+  const cpu = cpuSecondsSince(cpuBefore);
+  return {
+    wall: operations / ((performance.now() - started) / 1000),
+    perCpuSecond: operations / cpu,
+  };
+}
+
+function cpuSecondsSince(before) {
+  const { user, system } = process.cpuUsage(before);
+  return (user + system) / 1e6;
 }
 
 const seconds = (from) => ((performance.now() - from) / 1000).toFixed(1);

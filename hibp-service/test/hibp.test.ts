@@ -77,6 +77,49 @@ describe('hibp-service with the default filter', () => {
       400,
       'sha1 must be 40 hexadecimal characters',
     ],
+    // Characters whose low byte is a hex digit: a latin1 conversion once read these as digits.
+    [
+      '40 × "İ" (U+0130)',
+      { sha1: '\u0130'.repeat(40) },
+      undefined,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
+    [
+      'Cyrillic lookalikes of a, c and e among hex digits',
+      { sha1: `${'\u0430\u0441\u0435'.repeat(3)}${'A'.repeat(31)}` },
+      undefined,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
+    [
+      'one Latin-Extended "A" (U+0141, low byte 0x41) among hex digits',
+      { sha1: `${'B'.repeat(39)}\u0141` },
+      undefined,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
+    [
+      'full-width digits',
+      { sha1: '\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19'.repeat(4) },
+      undefined,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
+    [
+      'a sha1 of 41 characters',
+      { sha1: 'A'.repeat(41) },
+      undefined,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
+    [
+      'a lookalike sent as a JSON escape (\\u0130)',
+      undefined,
+      `{"sha1":"${'A'.repeat(39)}\\u0130"}`,
+      400,
+      'sha1 must be 40 hexadecimal characters',
+    ],
     [
       'a plaintext password beside the sha1',
       { sha1: sha1('x'), password: 'hunter2' },
@@ -162,6 +205,26 @@ describe('hibp-service with a built filter and exact index', () => {
   afterEach(async () => {
     await service?.close();
     await db?.drop();
+  });
+
+  it.each([
+    ['a non-ASCII lookalike of a digit', '\u0130BFDA'],
+    ['full-width digits', '\uff11\uff12\uff13\uff14\uff15'],
+    ['4 characters', 'CBFD'],
+    ['6 characters', 'CBFDAB'],
+    ['a percent-encoded NUL', 'CBFD%00'],
+  ])('refuses /range with %s, naming the prefix, though an index is loaded', async (_case, prefix) => {
+    const res = await fetch(`${service.url}/range/${prefix}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ statusCode: 400, message: 'prefix must be 5 hexadecimal characters' });
+  });
+
+  it('accepts the same sha1 in any JSON spelling, and answers it like the usual one', async () => {
+    const spaced = `{ "sha1" : "${leaked[0]!.toLowerCase()}" }`;
+    expect(await check(service, undefined, spaced)).toEqual({ status: 200, body: { pwned: true } });
+    const first = leaked[0]!.charCodeAt(0).toString(16).padStart(4, '0');
+    const escaped = `{"\\u0073ha1":"\\u${first}${leaked[0]!.slice(1)}"}`;
+    expect(await check(service, undefined, escaped)).toEqual({ status: 200, body: { pwned: true } });
   });
 
   it('answers from the configured filter, and /range in the HIBP format', async () => {

@@ -3,15 +3,17 @@ import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycl
 import type { RunningService } from '@spincycle/common';
 import { start as startUserService } from '@spincycle/user-service';
 import { Browser } from '../../auth-server/test/support/browser.js';
-import { startHibpStandIn, type HibpStandIn } from './support/hibp-stand-in.js';
+import { startHibp, type RunningHibp } from './support/hibp.js';
 import { HydraStandIn } from './support/hydra-stand-in.js';
+import { IdentityProvider } from '../../device-service/test/support/identity-provider.js';
 import { grantRole } from '../src/grant-role.js';
-import { formFields } from './support/stack.js';
+import { asCaller, formFields, identityEnv } from './support/stack.js';
 
 // user-service against Ory Hydra's admin API contract: the production path, where Hydra and not
 // auth-server answers.
 let hydra: HydraStandIn;
-let hibp: HibpStandIn;
+let hibp: RunningHibp;
+let identity: IdentityProvider;
 let db: TestDatabase;
 let env: NodeJS.ProcessEnv;
 let users: RunningService;
@@ -21,7 +23,8 @@ const PASSWORD = 'production path secret';
 
 beforeAll(async () => {
   hydra = await new HydraStandIn().start();
-  hibp = await startHibpStandIn([]);
+  hibp = await startHibp([]);
+  identity = await IdentityProvider.start();
   db = await createTestDatabase('users-hydra');
   env = serviceTestEnv(db, {
     PORT: '0',
@@ -29,6 +32,7 @@ beforeAll(async () => {
     HIBP_URL: hibp.url,
     BCRYPT_COST: '10',
     COOKIE_SECURE: 'false',
+    ...identityEnv(identity),
   });
   users = await startUserService(env);
   userId = await signUpAndLogIn(EMAIL);
@@ -38,6 +42,7 @@ afterAll(async () => {
   await db?.drop();
   await hibp?.close();
   await hydra?.close();
+  await identity?.stop();
 });
 
 async function login(challenge: string, password = PASSWORD, email = EMAIL): Promise<Response> {
@@ -159,12 +164,12 @@ describe('user-service as login and consent provider of Ory Hydra', () => {
     });
   });
 
-  it('identifies API callers by introspection and revokes everything of a deleted account', async () => {
-    const token = hydra.issueToken(userId);
-    const auth = { authorization: `Bearer ${token}` };
+  it('identifies API callers by the access proxy id_token and revokes everything of a deleted account', async () => {
+    const auth = await asCaller(identity, userId);
     const me = await fetch(`${users.url}/me`, { headers: auth });
     expect(await me.json()).toMatchObject({ id: userId, email: EMAIL, roles: ['homeowner'] });
-    expect(hydra.callsTo('POST', '/admin/oauth2/introspect').at(-1)?.body).toEqual({ token });
+    // The access proxy introspected the app's token already; the service does not do it again.
+    expect(hydra.callsTo('POST', '/admin/oauth2/introspect')).toEqual([]);
 
     expect((await fetch(`${users.url}/me`, { method: 'DELETE', headers: auth })).status).toBe(204);
     expect(hydra.callsTo('DELETE', '/admin/oauth2/auth/sessions/consent').at(-1)?.query).toEqual({
@@ -174,7 +179,7 @@ describe('user-service as login and consent provider of Ory Hydra', () => {
     expect(hydra.callsTo('DELETE', '/admin/oauth2/auth/sessions/login').at(-1)?.query).toEqual({
       subject: userId,
     });
-    expect((await fetch(`${users.url}/me`, { headers: auth })).status).toBe(401);
+    expect((await fetch(`${users.url}/me`, { headers: auth })).status).toBe(404);
   });
 
   it('lets an admin, and only an admin, make someone a technician, whose tokens then say so', async () => {
@@ -185,14 +190,17 @@ describe('user-service as login and consent provider of Ory Hydra', () => {
     await grantRole(env, 'First.Admin@example.com', 'admin');
     users = await startUserService(env);
 
-    const setRoles = (token: string, target: string, body: unknown) =>
+    const setRoles = (caller: { authorization: string }, target: string, body: unknown) =>
       fetch(`${users.url}/users/${target}/roles`, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: { ...caller, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-    const admin = hydra.issueToken(adminId);
-    const technician = hydra.issueToken(technicianId);
+    const admin = await asCaller(identity, adminId, ['admin.users']);
+    const technician = await asCaller(identity, technicianId, ['admin.users']);
+    // Without the scope the access proxy's admin rule demands, not even an admin gets through.
+    const unscoped = await asCaller(identity, adminId, ['openid']);
+    expect((await setRoles(unscoped, technicianId, { roles: ['technician'] })).status).toBe(403);
     expect((await setRoles(technician, adminId, { roles: ['homeowner'] })).status).toBe(403);
     expect((await setRoles(admin, adminId, { roles: ['homeowner'] })).status).toBe(403);
     expect((await setRoles(admin, technicianId, { roles: ['wizard'] })).status).toBe(400);
@@ -203,15 +211,24 @@ describe('user-service as login and consent provider of Ory Hydra', () => {
     expect(changed.status).toBe(200);
     expect(await changed.json()).toMatchObject({ id: technicianId, roles: ['technician'] });
 
-    const consent = hydra.addConsentRequest({
-      subject: technicianId,
-      client: { client_id: 'spincycle-mobile', skip_consent: true },
-    });
-    expect((await new Browser().request(`${users.url}/consent?consent_challenge=${consent}`)).status).toBe(
-      303,
-    );
-    expect(hydra.callsTo('PUT', '/admin/oauth2/auth/requests/consent/accept').at(-1)?.body).toMatchObject({
+    // The app asks for every scope it may use; consent gives admin scopes to admins only.
+    const consentOf = async (subject: string) => {
+      const consent = hydra.addConsentRequest({
+        subject,
+        client: { client_id: 'spincycle-mobile', skip_consent: true },
+        scopes: ['openid', 'device.read', 'admin.provision', 'admin.users'],
+      });
+      const page = await new Browser().request(`${users.url}/consent?consent_challenge=${consent}`);
+      expect(page.status).toBe(303);
+      return hydra.callsTo('PUT', '/admin/oauth2/auth/requests/consent/accept').at(-1)?.body;
+    };
+    expect(await consentOf(technicianId)).toMatchObject({
+      grant_scope: ['openid', 'device.read'],
       session: { access_token: { roles: ['technician'] } },
+    });
+    expect(await consentOf(adminId)).toMatchObject({
+      grant_scope: ['openid', 'device.read', 'admin.provision', 'admin.users'],
+      session: { access_token: { roles: expect.arrayContaining(['admin']) } },
     });
   });
 });

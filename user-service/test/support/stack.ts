@@ -1,4 +1,4 @@
-import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
+import { createTestDatabase, laterPort, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
 import type { RunningService } from '@spincycle/common';
 import type { RunningAuthServer } from '@spincycle/auth-server';
 import { start as startUserService } from '@spincycle/user-service';
@@ -6,32 +6,53 @@ import {
   APP_REDIRECT_URI,
   authorizeUrl,
   exchangeCode,
+  introspect,
   registerMobileApp,
   startAuthServer,
 } from '../../../auth-server/test/support/auth-server.js';
 import { Browser, pkcePair } from '../../../auth-server/test/support/browser.js';
-import { closedPort, startHibpStandIn, type HibpStandIn } from './hibp-stand-in.js';
+import { IdentityProvider, ISSUER } from '../../../device-service/test/support/identity-provider.js';
+import { startHibp, type RunningHibp } from './hibp.js';
 
 export const LEAKED_PASSWORD = 'password1234';
 
 export interface Stack {
   auth: RunningAuthServer;
   users: RunningService;
-  hibp: HibpStandIn;
+  hibp: RunningHibp;
+  /** Plays the access proxy's id_token mutator, the only source of callers of the account API. */
+  identity: IdentityProvider;
   close(): Promise<void>;
+}
+
+/** user-service's settings that make it trust `identity` as its access proxy. */
+export function identityEnv(identity: IdentityProvider): Record<string, string> {
+  return { IDENTITY_JWKS_URL: identity.jwksUrl, IDENTITY_ISSUER: ISSUER };
+}
+
+/** The Authorization header the access proxy hands user-service for a caller with these scopes. */
+export async function asCaller(
+  identity: IdentityProvider,
+  subject: string,
+  scopes: string[] = ['openid'],
+): Promise<{ authorization: string }> {
+  const token = await identity.token(subject, { scopes, audience: 'user-service' });
+  return { authorization: `Bearer ${token}` };
 }
 
 /**
  * The identity stack as deployed on one machine: auth-server (playing Hydra) and user-service (its
- * login and consent provider), each on its own database, and hibp-service's stand-in.
+ * login and consent provider), each on its own database, and
+ * hibp-service with a filter in which LEAKED_PASSWORD is the leaked password.
  */
 export async function startStack(extra: Record<string, string> = {}): Promise<Stack> {
   const databases: TestDatabase[] = [await createTestDatabase('auth'), await createTestDatabase('users')];
   const [authDb, usersDb] = databases as [TestDatabase, TestDatabase];
-  const hibp = await startHibpStandIn([LEAKED_PASSWORD]);
+  const hibp = await startHibp([LEAKED_PASSWORD]);
+  const identity = await IdentityProvider.start();
   // user-service's address must be known before auth-server starts, which must be known before
   // user-service starts: reserve user-service's port first.
-  const usersPort = await closedPort();
+  const usersPort = await laterPort();
   const pages = `http://127.0.0.1:${usersPort}`;
   const auth = await startAuthServer(authDb, {
     LOGIN_URL: `${pages}/login`,
@@ -49,6 +70,7 @@ export async function startStack(extra: Record<string, string> = {}): Promise<St
       HIBP_URL: hibp.url,
       BCRYPT_COST: '10',
       COOKIE_SECURE: 'false',
+      ...identityEnv(identity),
       ...extra,
     }),
   );
@@ -56,10 +78,12 @@ export async function startStack(extra: Record<string, string> = {}): Promise<St
     auth,
     users,
     hibp,
+    identity,
     async close() {
       await users.close();
       await auth.close();
       await hibp.close();
+      await identity.stop();
       for (const db of databases) await db.drop();
     },
   };
@@ -130,9 +154,16 @@ export async function loginForTokens(
   return (await response.json()) as Record<string, string>;
 }
 
-/** Creates an account through the sign-up page. */
+/** The account an access token was issued to, as the access proxy learns it by introspection. */
+export async function subjectOf(stack: Stack, accessToken: string | undefined): Promise<string> {
+  const { sub } = await introspect(stack.auth.url, String(accessToken));
+  if (typeof sub !== 'string') throw new Error('the access token is not active');
+  return sub;
+}
+
+/** Creates an account through the sign-up page, which needs user-service only. */
 export async function signUp(
-  stack: Stack,
+  stack: Pick<Stack, 'users'>,
   email: string,
   password: string,
   browser = new Browser(),
