@@ -47,6 +47,7 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
     logger,
     maxPublishPerSecond: c.MAX_PUBLISH_PER_SECOND,
     maxPacketBytes: c.MAX_PACKET_BYTES,
+    maxInflightMessages: c.MAX_INFLIGHT_MESSAGES,
   });
 
   const clients = new Map<string, Client>();
@@ -54,6 +55,8 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
     ...(c.REDIS_URL ? redisBackends(c.REDIS_URL) : {}),
     ...authorizer.hooks(),
     maxClientsIdLength: 128,
+    // QoS 2 publishes stored awaiting PUBREL; those awaiting their authorization the Authorizer counts.
+    maxInflightInbound: c.MAX_INFLIGHT_MESSAGES,
     authorizeForward: (_client, packet) => {
       metrics.messagesOut.inc();
       return packet;
@@ -63,18 +66,52 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
     clients.set(client.id, client);
     metrics.connections.inc({ listener: authorizer.session(client)?.info.listenerType ?? 'unknown' });
   });
-  broker.on('clientDisconnect', (client) => {
-    if (clients.get(client.id) === client) clients.delete(client.id);
-    metrics.connections.dec({ listener: authorizer.session(client)?.info.listenerType ?? 'unknown' });
-    // VerneMQ: on_client_gone when the session ends with the connection, on_client_offline when it persists.
-    webhooks.notify(client.clean ? 'on_client_gone' : 'on_client_offline', {
+  broker.on('clientReady', (client) => {
+    const session = authorizer.session(client);
+    if (!session) return;
+    webhooks.notify('on_register', {
+      peer_addr: session.info.peerAddr,
+      peer_port: session.info.peerPort,
+      username: session.username,
       mountpoint: '',
       client_id: client.id,
     });
   });
-  broker.on('clientError', (client, err) =>
-    logger.debug({ clientId: client.id, reason: err.message }, 'client error'),
-  );
+  broker.on('clientDisconnect', (client) => {
+    if (clients.get(client.id) === client) clients.delete(client.id);
+    metrics.connections.dec({ listener: authorizer.session(client)?.info.listenerType ?? 'unknown' });
+    // A connection taking over the client id ends this session, and aedes registers the new one in
+    // the same turn (Aedes#registerClient). The client never went offline: saying so would mark a
+    // device offline while its new session is connected.
+    queueMicrotask(() => {
+      if (clients.has(client.id)) return;
+      // VerneMQ: on_client_gone when the session ends with the connection, on_client_offline when it persists.
+      webhooks.notify(client.clean ? 'on_client_gone' : 'on_client_offline', {
+        mountpoint: '',
+        client_id: client.id,
+      });
+    });
+  });
+  broker.on('subscribe', (subscriptions, client) => {
+    const session = authorizer.session(client);
+    if (!session) return;
+    // As VerneMQ's on_subscribe: every topic of the SUBSCRIBE, a refused one with QoS 128.
+    webhooks.notify('on_subscribe', {
+      username: session.username,
+      mountpoint: '',
+      client_id: client.id,
+      topics: subscriptions.map(({ topic, qos }) => ({ topic, qos })),
+    });
+  });
+  broker.on('clientError', (client, err) => {
+    // aedes ends a client holding more QoS 2 publishes awaiting PUBREL than maxInflightInbound.
+    if (err.message.startsWith('maxInflightInbound exceeded')) {
+      metrics.refusals.inc({ action: 'publish', reason: 'inflight_exceeded' });
+      logger.info({ clientId: client.id, limit: c.MAX_INFLIGHT_MESSAGES }, 'too many messages in flight');
+      return;
+    }
+    logger.debug({ clientId: client.id, reason: err.message }, 'client error');
+  });
   broker.on('connectionError', (_client, err) => logger.debug({ reason: err.message }, 'connection error'));
 
   const identity = await loadServerIdentity({
@@ -158,14 +195,16 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
     serverCertificate: identity.cert,
     async close() {
       clearInterval(refresher);
-      // Stop accepting first, then end sessions, then the ops listener.
-      await Promise.all([
+      // Stop accepting first, then end sessions, then the ops listener. A listener reports itself
+      // closed only once its last connection is gone, so it is waited for after the sessions end.
+      const listenersClosed = Promise.all([
         closeNet(devices.server),
         closeNet(wss.server),
         ws ? closeNet(ws.server) : undefined,
       ]);
       for (const socket of [...wss.wss.clients, ...(ws?.wss.clients ?? [])]) socket.terminate();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await listenersClosed;
       await webhooks.close();
       await http.close();
     },

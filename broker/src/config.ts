@@ -64,6 +64,11 @@ export const config = {
     min: 1,
     max: 100_000,
   }),
+  MAX_INFLIGHT_MESSAGES: env.integer(
+    100,
+    'QoS 1 and 2 publishes one client may have in flight (awaiting authorization, or PUBREL for QoS 2); one more disconnects it',
+    { min: 1, max: 65_535 },
+  ),
   MAX_CONNECTS_PER_MINUTE_PER_IP: env.integer(600, 'New connections per minute from one IP address', {
     min: 1,
     max: 1_000_000,

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Aedes } from 'aedes';
 import { SECURE_TLS_OPTIONS, type Logger } from '@spincycle/common';
@@ -25,6 +26,21 @@ function admitted(ctx: ListenerContext, address: string | undefined, listener: s
   ctx.metrics.refusals.inc({ action: 'connect', reason: 'connection_rate' });
   ctx.logger.warn({ address, listener }, 'connection rate per IP exceeded; connection dropped');
   return false;
+}
+
+/** The connection as aedes reads it: ended as soon as a packet announces more than the limit. */
+function sizeGuarded(
+  ctx: ListenerContext,
+  connection: Duplex,
+  who: Record<string, unknown>,
+): PacketSizeGuard {
+  return new PacketSizeGuard(connection, ctx.maxPacketBytes, (announced) => {
+    ctx.metrics.refusals.inc({ action: 'disconnect', reason: 'packet_too_large' });
+    ctx.logger.warn(
+      { ...who, announced, limit: ctx.maxPacketBytes },
+      'oversized or malformed packet; disconnected',
+    );
+  });
 }
 
 function deviceTlsOptions(ctx: ListenerContext, trust: DeviceTrust) {
@@ -55,13 +71,7 @@ export function createDeviceListener(ctx: ListenerContext, trust: DeviceTrust) {
       return socket.destroy();
     }
     const address = socket.address();
-    const guarded = new PacketSizeGuard(socket, ctx.maxPacketBytes, (announced) => {
-      ctx.metrics.refusals.inc({ action: 'disconnect', reason: 'packet_too_large' });
-      ctx.logger.warn(
-        { commonName, announced, limit: ctx.maxPacketBytes },
-        'oversized or malformed packet; disconnected',
-      );
-    });
+    const guarded = sizeGuarded(ctx, socket, { commonName });
     describeConnection(guarded, {
       listenerType: 'mqtts',
       listenerAddr: 'address' in address ? address.address : '',
@@ -96,15 +106,16 @@ export function createWebSocketListener(ctx: ListenerContext, secure: boolean) {
     if (!admitted(ctx, req.socket.remoteAddress, listenerType)) return socket.terminate();
     const stream = createWebSocketStream(socket);
     stream.on('error', (err) => ctx.logger.debug({ reason: err.message }, 'websocket stream error'));
+    const guarded = sizeGuarded(ctx, stream, { listener: listenerType, address: req.socket.remoteAddress });
     const address = req.socket.address();
-    describeConnection(stream, {
+    describeConnection(guarded, {
       listenerType,
       listenerAddr: 'address' in address ? address.address : '',
       listenerPort: 'port' in address ? address.port : 0,
       peerAddr: req.socket.remoteAddress ?? '',
       peerPort: req.socket.remotePort ?? 0,
     });
-    ctx.broker.handle(stream, req);
+    ctx.broker.handle(guarded, req);
   });
   return { server, wss };
 }

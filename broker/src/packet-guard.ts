@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
 
 /**
  * Refuses MQTT packets larger than a limit as soon as their fixed header announces it, before any
  * of the body is buffered. aedes has no packet size limit of its own, and without one a client can
- * announce a 256 MB packet and make the broker hold whatever it sends towards it.
+ * announce a 256 MB packet and make the broker hold whatever it sends towards it. It wraps a TLS
+ * socket or a WebSocket stream alike: a WebSocket message is bounded on its own, but an MQTT packet
+ * may span any number of them.
  *
  * It follows the framing only: a fixed header byte, then the remaining length as a variable-length
  * integer of at most four bytes (MQTT 3.1.1 §2.2.3), then that many bytes of body.
@@ -18,7 +19,7 @@ export class PacketSizeGuard extends Duplex {
   private bodyLeft = 0;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: Duplex,
     private readonly maxBytes: number,
     private readonly onOversize: (announced: number | 'malformed') => void,
   ) {

@@ -1,6 +1,11 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, createCrl, issueDevice, type TestCa, type TestDevice } from './pki.js';
 import { ADMIN_TOKEN, startHarness, type Harness } from './harness.js';
+import { rawDeviceSession } from './raw-client.js';
+
+const MAX_INFLIGHT = 4;
 
 let h: Harness;
 let foreignCa: TestCa;
@@ -8,7 +13,11 @@ let d1: TestDevice;
 let ca: TestCa;
 
 beforeAll(async () => {
-  h = await startHarness({ WEBHOOK_TIMEOUT_MS: '300', MAX_PUBLISH_PER_SECOND: '5' });
+  h = await startHarness({
+    WEBHOOK_TIMEOUT_MS: '300',
+    MAX_PUBLISH_PER_SECOND: '5',
+    MAX_INFLIGHT_MESSAGES: String(MAX_INFLIGHT),
+  });
   ({ ca, d1 } = h);
   foreignCa = await createCa('CN=Someone Else CA');
 });
@@ -46,7 +55,8 @@ describe('device listener (mutual TLS)', () => {
       listener_type: 'mqtts',
       peer_addr: '127.0.0.1',
     });
-    expect(Buffer.from(String(register?.client_cert), 'base64').length).toBeGreaterThan(100);
+    // As VerneMQ ≥ 2.1 forwards it (forward_connection_opts): base64 of the DER certificate.
+    expect(register?.client_cert).toBe(new X509Certificate(d1.cert).raw.toString('base64'));
   });
 
   it('refuses a connection without a client certificate at the handshake', async () => {
@@ -125,6 +135,123 @@ describe('publish and subscribe', () => {
     for (let i = 0; i < 40; i++) device.publish('devices/D1/events', `{"n":${i}}`, { qos: 0 });
     await closed;
     expect(await metric('mqtt_refusals_total', 'reason="rate_limited"')).toBeGreaterThan(0);
+  });
+});
+
+describe('session notifications (on_register, on_subscribe, on_client_gone)', () => {
+  const reference = (hook: string) =>
+    Object.keys(
+      JSON.parse(
+        readFileSync(
+          new URL(`../../../shared/reference/vernemq/${hook}.request.json`, import.meta.url),
+          'utf8',
+        ),
+      ) as object,
+    ).sort();
+  /** The client's on_register and on_client_* hooks, from its first on_register after `from`. */
+  const lifecycleOf = (clientId: string, from: number) => () => {
+    const hooks = h.standIn.calls
+      .slice(from)
+      .filter((c) => /^on_(register|client_)/.test(c.hook) && c.body.client_id === clientId)
+      .map((c) => c.hook);
+    // An earlier test's session of the same client may still be reported gone.
+    const first = hooks.indexOf('on_register');
+    return first < 0 ? [] : hooks.slice(first);
+  };
+
+  it('sends on_register, in VerneMQ shape, once a client is connected, and on_client_gone when it leaves', async () => {
+    const lifecycle = lifecycleOf('D1', h.standIn.calls.length);
+    const device = await connectDevice(d1);
+    await h.standIn.until(() => lifecycle().length > 0);
+    const registered = h.standIn.calls.findLast((c) => c.hook === 'on_register')?.body ?? {};
+    expect(Object.keys(registered).sort()).toEqual(reference('on_register'));
+    expect(registered).toMatchObject({
+      peer_addr: '127.0.0.1',
+      username: 'D1',
+      mountpoint: '',
+      client_id: 'D1',
+    });
+    await device.endAsync();
+    await h.standIn.until(() => lifecycle().length > 1);
+    expect(lifecycle()).toEqual(['on_register', 'on_client_gone']);
+  });
+
+  it('keeps a device online through a client-id takeover: the replaced session is not reported gone', async () => {
+    const lifecycle = lifecycleOf('D1', h.standIn.calls.length);
+    const registered = () => lifecycle().filter((hook) => hook === 'on_register').length;
+    const first = await connectDevice(d1);
+    await h.standIn.until(() => registered() === 1);
+    const replaced = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    const second = await connectDevice(d1);
+    await replaced;
+    await h.standIn.until(() => registered() === 2);
+    expect(lifecycle()).toEqual(['on_register', 'on_register']);
+    await second.endAsync();
+    await h.standIn.until(() => lifecycle().includes('on_client_gone'));
+    expect(lifecycle()).toEqual(['on_register', 'on_register', 'on_client_gone']);
+  });
+
+  it('reports each SUBSCRIBE with on_subscribe, a refused topic with QoS 128', async () => {
+    const from = h.standIn.calls.length;
+    const bob = await connectApp('bob', 'bob-token');
+    await expect(bob.subscribeAsync('devices/D1/state', { qos: 1 })).rejects.toMatchObject({
+      packet: { granted: [128] },
+    });
+    await h.standIn.until((calls) => calls.slice(from).some((c) => c.hook === 'on_subscribe'));
+    const subscribed = h.standIn.calls.slice(from).find((c) => c.hook === 'on_subscribe')?.body ?? {};
+    expect(Object.keys(subscribed).sort()).toEqual(reference('on_subscribe'));
+    expect(subscribed).toEqual({
+      username: 'bob',
+      mountpoint: '',
+      client_id: 'bob',
+      topics: [{ topic: 'devices/D1/state', qos: 128 }],
+    });
+  });
+});
+
+describe('messages in flight (MAX_INFLIGHT_MESSAGES)', () => {
+  const refusals = () => metric('mqtt_refusals_total', 'reason="inflight_exceeded"');
+  const publish = (messageId: number, qos: 1 | 2) =>
+    ({
+      cmd: 'publish',
+      topic: 'devices/D1/events',
+      payload: Buffer.from(`{"n":${messageId}}`),
+      qos,
+      messageId,
+      retain: false,
+      dup: false,
+    }) as const;
+
+  it('disconnects a client with more QoS 1 publishes awaiting their answer than the limit', async () => {
+    const before = await refusals();
+    const session = await rawDeviceSession(h);
+    // One write: the broker reads them together, before any authorization can have come back.
+    session.write(...Array.from({ length: MAX_INFLIGHT + 1 }, (_, i) => publish(i + 1, 1)));
+    await session.closed;
+    expect(await refusals()).toBe(before + 1);
+  });
+
+  it('disconnects a client holding more QoS 2 publishes without PUBREL than the limit', async () => {
+    const before = await refusals();
+    const session = await rawDeviceSession(h);
+    for (let id = 1; id <= MAX_INFLIGHT; id++) {
+      session.write(publish(id, 2));
+      expect(await session.next('pubrec')).toMatchObject({ messageId: id });
+    }
+    session.write(publish(MAX_INFLIGHT + 1, 2));
+    await session.closed;
+    expect(await refusals()).toBe(before + 1);
+  });
+
+  it('keeps a client that completes its exchanges, however many it sends in total', async () => {
+    const session = await rawDeviceSession(h);
+    for (let id = 1; id <= MAX_INFLIGHT * 2; id++) {
+      session.write(publish(id, 2));
+      await session.next('pubrec');
+      session.write({ cmd: 'pubrel', messageId: id });
+      expect(await session.next('pubcomp')).toMatchObject({ messageId: id });
+    }
+    await session.end();
   });
 });
 

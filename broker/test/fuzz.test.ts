@@ -1,13 +1,16 @@
-import { connect as tlsConnect } from 'node:tls';
+import { once } from 'node:events';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startHarness, type Harness } from './harness.js';
+import { deviceSocket } from './raw-client.js';
 
+const MAX_PACKET_BYTES = 4096;
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ MAX_PACKET_BYTES: '4096' });
+  h = await startHarness({ MAX_PACKET_BYTES: String(MAX_PACKET_BYTES), WS_DEV_PORT: '0' });
 });
 
 afterAll(async () => {
@@ -70,13 +73,7 @@ const hostileBytes = fc.oneof(
 
 function sendRaw(chunks: Buffer[]): Promise<void> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({
-      host: '127.0.0.1',
-      port: Number(new URL(h.broker.endpoints.mqtts).port),
-      ca: h.broker.serverCertificate,
-      cert: h.d1.cert,
-      key: h.d1.key,
-    });
+    const socket = deviceSocket(h);
     const done = () => {
       clearTimeout(timer);
       socket.destroy();
@@ -113,12 +110,37 @@ describe('hostile clients', () => {
     expect(await received).toBe('still alive');
   });
 
+  const oversized = async () =>
+    Number(
+      /mqtt_refusals_total\{[^}]*reason="packet_too_large"[^}]*\} (\d+)/.exec(
+        await (await fetch(`${h.broker.url}/metrics`)).text(),
+      )?.[1] ?? 0,
+    );
+
   it('disconnects a client announcing a packet above the size limit before it sends the body', async () => {
-    const before = await (await fetch(`${h.broker.url}/metrics`)).text();
-    const count = (text: string) =>
-      Number(/mqtt_refusals_total\{[^}]*reason="packet_too_large"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    const before = await oversized();
     await sendRaw([Buffer.from([0x30, 0x80, 0x80, 0x10])]);
-    const after = await (await fetch(`${h.broker.url}/metrics`)).text();
-    expect(count(after)).toBeGreaterThan(count(before));
+    expect(await oversized()).toBeGreaterThan(before);
   });
+
+  it.each(['wss', 'ws'] as const)(
+    'disconnects a %s client whose packet, spread over frames each within bounds, outgrows the limit',
+    async (listener) => {
+      const before = await oversized();
+      const url = listener === 'wss' ? h.broker.endpoints.wss : (h.broker.endpoints.ws ?? '');
+      const socket = new WebSocket(`${url}/mqtt`, 'mqtt', { ca: h.broker.serverCertificate });
+      await once(socket, 'open');
+      const closed = once(socket, 'close');
+      // PUBLISH announcing 1 MiB (remaining length 0x80 0x80 0x40), then its body 1 KiB a frame.
+      socket.send(Buffer.from([0x30, 0x80, 0x80, 0x40]));
+      const frame = Buffer.alloc(1024, 0x61);
+      for (let sent = 0; sent < 64 * MAX_PACKET_BYTES && socket.readyState === WebSocket.OPEN; sent += 1024)
+        socket.send(frame);
+      await closed;
+      expect(await oversized()).toBe(before + 1);
+      expect((await fetch(`${h.broker.url}/health/ready`)).status).toBe(200);
+      const alice = await h.connectApp('alice', 'alice-token');
+      expect((await alice.subscribeAsync('devices/D1/state', { qos: 0 })).map((g) => g.qos)).toEqual([0]);
+    },
+  );
 });

@@ -17,6 +17,8 @@ export interface StandIn {
   /** Send `cache-control: max-age=<n>` with every answer. */
   maxAge: number | undefined;
   crl: string;
+  /** Resolves once the calls received so far satisfy the predicate. */
+  until(predicate: (calls: StandIn['calls']) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ function decide(hook: string, body: Record<string, unknown>): unknown {
 }
 
 export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
+  const waiting = new Set<() => void>();
   const state: StandIn = {
     url: '',
     calls: [],
@@ -63,6 +66,16 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
     delayMs: 0,
     maxAge: undefined,
     crl,
+    until: (predicate) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (!predicate(state.calls)) return;
+          waiting.delete(check);
+          resolve();
+        };
+        waiting.add(check);
+        check();
+      }),
     close: async () => undefined,
   };
   const server: Server = createServer((req, res) => {
@@ -74,6 +87,7 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
       const hook = String(req.headers['vernemq-hook'] ?? '');
       const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>;
       state.calls.push({ hook, body });
+      for (const check of [...waiting]) check();
       setTimeout(() => {
         if (state.failWith) return res.writeHead(state.failWith).end('{}');
         res

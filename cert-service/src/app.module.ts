@@ -13,15 +13,25 @@ import { CertificatesRepository } from './pki/certificates.repository.js';
 import { CertificatesService } from './pki/certificates.service.js';
 import { pkiBackendProvider } from './pki/pki-backend.provider.js';
 import { PkiController } from './pki/pki.controller.js';
-import { CERT_CONFIG } from './tokens.js';
+import { RenewalNotices } from './renewal/renewal-notices.service.js';
+import { CERT_CONFIG, DEVICE_CERTIFICATE_DAYS } from './tokens.js';
 import { BrokerAuthorizer } from './webhooks/broker-authorizer.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { UnreadableWebhookLogger } from './webhooks/unreadable-body.logger.js';
 import { WebhooksService } from './webhooks/webhooks.service.js';
 
+/** What a process embedding cert-service may set in code rather than configuration. */
+export interface CertServiceEmbedding {
+  /**
+   * Validity of issued device certificates in days (365 when unset). Only tests set it, to have a
+   * certificate near its end; no environment variable or API reaches it.
+   */
+  deviceCertificateDays?: number;
+}
+
 @Module({})
 export class AppModule {
-  static forRoot(core: CoreModuleOptions): DynamicModule {
+  static forRoot(core: CoreModuleOptions, embedding: CertServiceEmbedding = {}): DynamicModule {
     const config = core.context.config as CertServiceConfig;
     return {
       module: AppModule,
@@ -29,6 +39,7 @@ export class AppModule {
       controllers: [WebhooksController, InternalController, PkiController],
       providers: [
         { provide: CERT_CONFIG, useValue: config },
+        { provide: DEVICE_CERTIFICATE_DAYS, useValue: embedding.deviceCertificateDays ?? 365 },
         { provide: SecretHasher, useValue: new SecretHasher(config.SECRET_PEPPER) },
         AuthorizationCache,
         BrokerSessions,
@@ -40,6 +51,7 @@ export class AppModule {
         CertificatesService,
         pkiBackendProvider,
         BrokerAuthorizer,
+        RenewalNotices,
         WebhooksService,
         UnreadableWebhookLogger,
       ],

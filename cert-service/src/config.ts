@@ -49,6 +49,31 @@ export const config = {
     { schemes: ['http', 'https'] },
   ),
   BROKER_ADMIN_TOKEN: env.optionalSecret('Bearer token of the broker admin API', 32),
+  MQTT_URL: env.url(
+    'Broker URL through which cert-service tells devices to renew their certificates; renewal notices are off when unset',
+    { schemes: ['mqtt', 'mqtts', 'ws', 'wss'] },
+  ),
+  MQTT_CA_FILE: env.optional(
+    'PEM file of the CA that signed the broker certificate, when not a public CA',
+    'a file path',
+  ),
+  MQTT_SERVICE_ID: env.string(
+    'cert-service',
+    "cert-service's MQTT username, a service identity it registers itself",
+  ),
+  MQTT_SERVICE_SECRET: env.optionalSecret(
+    "cert-service's MQTT password, stored as its service identity's secret at start (required with MQTT_URL)",
+    16,
+  ),
+  RENEWAL_NOTICE_DAYS: env.integer(
+    30,
+    'A device whose certificate has fewer days left is sent a renewal notice when it subscribes to its ota topic',
+    { min: 1, max: 364 },
+  ),
+  PUBLIC_ENROLMENT_URL: env.url('The enrolment endpoint as devices reach it, named in renewal notices', {
+    schemes: ['http', 'https'],
+    fallback: 'http://127.0.0.1:4455/v1/pki/enrolments',
+  }),
   PKI_BACKEND: env.oneOf(['local', 'vault'] as const, 'local', 'Which CA signs device certificates'),
   CA_KEY_ENCRYPTION_KEY: env.optionalSecret(
     'Base64 of 32 bytes that encrypt the local CA key (AES-256-GCM); when unset a 0600 key file under DATA_DIR is used',

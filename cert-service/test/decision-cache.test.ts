@@ -51,6 +51,9 @@ describe(`decision cache invalidation (${process.env.DATABASE_URL ? 'PostgreSQL'
     expect((revoked.body as { revoked: string[] }).revoked).toHaveLength(1);
     expect(await cacheEntries('D1')).toBe(0);
     expect(await sut.hook('auth_on_register', register)).toEqual(NOT_ALLOWED);
+    // The device record is still active: leaving the certificate out must not get it in either.
+    const { client_cert: _revoked, ...withoutCertificate } = register;
+    expect(await sut.hook('auth_on_register', withoutCertificate)).toEqual(NOT_ALLOWED);
     expect(
       await sut.hook(
         'auth_on_register_m5',

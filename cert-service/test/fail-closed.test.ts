@@ -10,13 +10,16 @@ import { BrokerSessions } from '../src/broker/broker-sessions.js';
 import { config } from '../src/config.js';
 import { migrations } from '../src/database/migrations.js';
 import { FactsRepository } from '../src/facts/facts.repository.js';
+import { FactsService } from '../src/facts/facts.service.js';
 import { SecretHasher } from '../src/facts/secret-hasher.js';
 import { TokenIntrospector } from '../src/oauth/token-introspector.js';
 import { CertificatesRepository } from '../src/pki/certificates.repository.js';
 import { CertificatesService } from '../src/pki/certificates.service.js';
 import { LocalCa } from '../src/pki/local-ca.js';
+import { RenewalNotices } from '../src/renewal/renewal-notices.service.js';
 import { BrokerAuthorizer } from '../src/webhooks/broker-authorizer.js';
 import { WebhooksService } from '../src/webhooks/webhooks.service.js';
+import { pemToDerBase64 } from './support/device-keys.js';
 import { NOT_ALLOWED, requestFor } from './support/vernemq.js';
 
 const lines: { msg: string; reason?: string; fields?: string[] }[] = [];
@@ -35,6 +38,7 @@ let db: TestDatabase;
 let database: ServiceDatabase;
 let caDir: string;
 let webhooks: WebhooksService;
+let d1Certificate: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('fail-closed');
@@ -69,6 +73,7 @@ beforeAll(async () => {
     cache,
     logger,
     brokers,
+    365,
   );
   const authorizer = new BrokerAuthorizer(
     facts,
@@ -78,7 +83,14 @@ beforeAll(async () => {
     certificates,
     logger,
   );
-  webhooks = new WebhooksService(authorizer, logger);
+  // No MQTT_URL: renewal notices are off, which these tests do not look at.
+  const renewals = new RenewalNotices(
+    settings,
+    certificatesRepository,
+    new FactsService(facts, hasher, cache, certificates, brokers),
+    logger,
+  );
+  webhooks = new WebhooksService(authorizer, renewals, logger);
   await facts.upsertDevice({
     id: 'D1',
     status: 'active',
@@ -86,6 +98,7 @@ beforeAll(async () => {
     mqttPasswordHash: hasher.hash('mqtt-password', 'pw-of-D1-0123456789'),
     enrolmentSecretHash: null,
   });
+  d1Certificate = pemToDerBase64((await certificates.issueLegacy('D1')).certificatePem);
 });
 
 afterAll(async () => {
@@ -112,6 +125,7 @@ describe(`webhooks fail closed (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGl
       username: 'D1',
       client_id: 'D1',
       password: 'pw-of-D1-0123456789',
+      client_cert: d1Certificate,
     });
     expect((await webhooks.handle('auth_on_register', register)).body).toEqual({ result: 'ok' });
     await database.close();

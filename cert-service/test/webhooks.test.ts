@@ -98,6 +98,8 @@ interface Persona {
   name: string;
   actor: string;
   password?: (c: ContractCredentials) => string;
+  /** The client_cert the broker forwards; by default the actor's own certificate, if it has one. */
+  clientCert?: (c: ContractCredentials) => string | undefined;
   register: 'ok' | 'not_allowed';
   publish?: { topic: string; expect: 'ok' | 'not_allowed' };
   subscribe?: { topics: string[]; granted: boolean[] };
@@ -170,6 +172,18 @@ const personas: Persona[] = [
     register: 'not_allowed',
   },
   {
+    name: 'device with its MQTT password but no certificate (as over WSS)',
+    actor: 'D1',
+    clientCert: () => undefined,
+    register: 'not_allowed',
+  },
+  {
+    name: "device presenting another device's certificate",
+    actor: 'D1',
+    clientCert: (c) => c.certificateOf('D2'),
+    register: 'not_allowed',
+  },
+  {
     name: 'user with a wrong token',
     actor: 'A',
     password: () => 'a-token-nobody-issued',
@@ -190,10 +204,11 @@ describe(`reference VerneMQ payloads replayed (${process.env.DATABASE_URL ? 'Pos
     const password = (persona.password ?? ((c: ContractCredentials) => c.passwordOf(persona.actor)))(
       credentials,
     );
-    expectDecision(
-      await sut.hook(hook, requestFor(hook, { ...identity(persona), password })),
-      persona.register,
+    const clientCert = (persona.clientCert ?? ((c: ContractCredentials) => c.certificateOf(persona.actor)))(
+      credentials,
     );
+    const fields = { ...identity(persona), password, ...(clientCert ? { client_cert: clientCert } : {}) };
+    expectDecision(await sut.hook(hook, requestFor(hook, fields)), persona.register);
   });
 
   const publishes = personas.flatMap((p) => {
@@ -281,11 +296,20 @@ describe(`reference VerneMQ payloads replayed (${process.env.DATABASE_URL ? 'Pos
     }
   });
 
+  it.each(['on_subscribe', 'on_subscribe_m5'])(
+    'answers %s with {} (it only triggers renewal notices, which are off here)',
+    async (hook) => {
+      expect(await sut.hook(hook, referencePayload(`${hook}.request.json`))).toEqual({});
+      const own = { username: 'D1', client_id: 'D1', topics: [{ topic: 'devices/D1/ota', qos: 1 }] };
+      expect(await sut.hook(hook, requestFor(hook, own))).toEqual({});
+    },
+  );
+
   const unhandled = referenceRequestFiles()
     .map((f) => f.replace('.request.json', ''))
     .filter(
       (hook) =>
-        !/^(auth_on_(register|publish|subscribe)(_m5)?|on_register(_m5)?|on_client_(offline|gone|wakeup))$/.test(
+        !/^(auth_on_(register|publish|subscribe)(_m5)?|on_(register|subscribe)(_m5)?|on_client_(offline|gone|wakeup))$/.test(
           hook,
         ),
     );

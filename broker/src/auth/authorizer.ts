@@ -24,6 +24,7 @@ export interface AuthorizerOptions {
   logger: Logger;
   maxPublishPerSecond: number;
   maxPacketBytes: number;
+  maxInflightMessages: number;
 }
 
 /** What the broker remembers of an admitted client. */
@@ -32,6 +33,8 @@ export interface Session {
   info: ConnectionInfo;
   publishes: TokenBucket;
   maxMessageSize: number;
+  /** QoS 1 and 2 publishes received and still waiting for their authorization. */
+  inflight: number;
 }
 
 /**
@@ -115,6 +118,7 @@ export class Authorizer {
         info,
         publishes: new TokenBucket(this.options.maxPublishPerSecond, this.options.maxPublishPerSecond * 2),
         maxMessageSize: Math.min(decision.value.maxMessageSize ?? Infinity, this.options.maxPacketBytes),
+        inflight: 0,
       });
       return true;
     } catch (err) {
@@ -142,6 +146,31 @@ export class Authorizer {
       this.refuse('publish', 'rate_limited', { clientId: client.id });
       return new Error('publish rate exceeded');
     }
+    // MQTT 5's Receive Maximum, for 3.1.1 clients. Each publish awaiting cert-service holds a webhook
+    // call and its payload, and aedes handles every packet of one read at once, so a single read
+    // could otherwise hold thousands. QoS 2 publishes past this stage, awaiting PUBREL, aedes bounds.
+    if (packet.qos === 0) return this.decidePublish(client, session, packet, payload);
+    if (session.inflight >= this.options.maxInflightMessages) {
+      this.refuse('publish', 'inflight_exceeded', {
+        clientId: client.id,
+        limit: this.options.maxInflightMessages,
+      });
+      return new Error('too many messages in flight');
+    }
+    session.inflight++;
+    try {
+      return await this.decidePublish(client, session, packet, payload);
+    } finally {
+      session.inflight--;
+    }
+  }
+
+  private async decidePublish(
+    client: Client,
+    session: Session,
+    packet: { topic: string; qos: 0 | 1 | 2; retain: boolean },
+    payload: Buffer,
+  ): Promise<Error | null> {
     const request: PublishRequest = {
       username: session.username,
       mountpoint: MOUNTPOINT,

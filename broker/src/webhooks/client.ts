@@ -7,6 +7,7 @@ import type {
   Hook,
   LifecycleRequest,
   PublishRequest,
+  RegisteredRequest,
   RegisterRequest,
   SubscribeRequest,
 } from './contract.js';
@@ -33,7 +34,7 @@ export interface WebhookClientOptions {
   connections?: number;
 }
 
-type Body = PublishRequest | RegisterRequest | SubscribeRequest | LifecycleRequest;
+type Body = PublishRequest | RegisterRequest | RegisteredRequest | SubscribeRequest | LifecycleRequest;
 
 /** A cached answer never replays a payload rewrite, as in VerneMQ. */
 function withoutPayloadModifier<T>(value: T): T {
@@ -54,6 +55,8 @@ export class WebhookClient {
    */
   private readonly pool: Pool;
   private readonly path: string;
+  /** The last notification of each client id still on its way, which the next one waits for. */
+  private readonly notifying = new Map<string, Promise<void>>();
 
   constructor(private readonly options: WebhookClientOptions) {
     const url = new URL(options.url);
@@ -87,11 +90,26 @@ export class WebhookClient {
     }
   }
 
-  /** For the on_* hooks, whose answer VerneMQ ignores: failures are logged, never thrown. */
+  /**
+   * For the on_* hooks, whose answer VerneMQ ignores: failures are logged, never thrown. The
+   * notifications of one client id arrive one after the other, in the order they were sent: over
+   * the pool two could otherwise overtake each other, and an on_client_gone landing after the
+   * on_register of a quick reconnect would leave cert-service believing the device offline.
+   */
   notify(hook: Hook, body: Body): void {
-    this.send(hook, body, undefined).catch((err: Error) => {
-      this.options.logger.warn({ hook, reason: err.message }, 'webhook notification failed');
-    });
+    const key = body.client_id;
+    const sent = (this.notifying.get(key) ?? Promise.resolve())
+      .then(() => this.send(hook, body, undefined))
+      .then(
+        () => undefined,
+        (err: Error) => {
+          this.options.logger.warn({ hook, reason: err.message }, 'webhook notification failed');
+        },
+      )
+      .finally(() => {
+        if (this.notifying.get(key) === sent) this.notifying.delete(key);
+      });
+    this.notifying.set(key, sent);
   }
 
   private async send<T>(
@@ -135,7 +153,9 @@ export class WebhookClient {
     return { value: parsed.data, maxAge };
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Lets the notifications already sent arrive (each bounded by the timeout), then closes. */
+  async close(): Promise<void> {
+    await Promise.all(this.notifying.values());
+    await this.pool.close();
   }
 }

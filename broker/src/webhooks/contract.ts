@@ -6,7 +6,13 @@ import { z } from 'zod';
  * the `vernemq-hook` header; binary values (payloads, certificates) are base64, VerneMQ's default.
  */
 export type Hook =
-  'auth_on_register' | 'auth_on_publish' | 'auth_on_subscribe' | 'on_client_offline' | 'on_client_gone';
+  | 'auth_on_register'
+  | 'auth_on_publish'
+  | 'auth_on_subscribe'
+  | 'on_register'
+  | 'on_subscribe'
+  | 'on_client_offline'
+  | 'on_client_gone';
 
 export interface RegisterRequest {
   peer_addr: string;
@@ -23,6 +29,15 @@ export interface RegisterRequest {
   listener_type: 'mqtts' | 'mqttwss' | 'mqttws';
 }
 
+/** on_register: a client connected (sent once it has its CONNACK). */
+export interface RegisteredRequest {
+  peer_addr: string;
+  peer_port: number;
+  username: string | null;
+  mountpoint: string;
+  client_id: string;
+}
+
 export interface PublishRequest {
   username: string | null;
   mountpoint: string;
@@ -33,6 +48,7 @@ export interface PublishRequest {
   retain: boolean;
 }
 
+/** auth_on_subscribe asks about these topics; on_subscribe reports them as granted, 128 where refused. */
 export interface SubscribeRequest {
   username: string | null;
   mountpoint: string;

@@ -76,6 +76,17 @@ export class CertificatesRepository {
     return rows.map(toRecord);
   }
 
+  /** The device's active certificate that lasts longest, among those valid at `now`. */
+  async newestActive(deviceId: string, now: Date): Promise<CertificateRecord | null> {
+    const rows: CertificateRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM certificates
+       WHERE device_id = $1 AND status = 'active' AND not_before <= $2 AND not_after > $2
+       ORDER BY not_after DESC LIMIT 1`,
+      [deviceId, now],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
   /** Marks the serials revoked and returns the ones that were still active. */
   async revoke(
     where: { serial: string } | { deviceId: string },

@@ -7,6 +7,7 @@ import { x509 } from './x509.js';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
 import { FactsRepository } from '../facts/facts.repository.js';
 import { SecretHasher } from '../facts/secret-hasher.js';
+import { DEVICE_CERTIFICATE_DAYS } from '../tokens.js';
 import { CertificatesRepository, type CertificateRecord } from './certificates.repository.js';
 import {
   normalizeSerial,
@@ -16,8 +17,6 @@ import {
   type SignedCertificate,
 } from './pki-backend.js';
 import { pemToDer } from './x509-util.js';
-
-export const DEVICE_CERTIFICATE_DAYS = 365;
 
 export class EnrolmentRefused extends Error {}
 export class CsrInvalid extends Error {}
@@ -39,6 +38,7 @@ export class CertificatesService {
     private readonly cache: AuthorizationCache,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly brokers: BrokerSessions,
+    @Inject(DEVICE_CERTIFICATE_DAYS) private readonly validityDays: number,
   ) {}
 
   async enrol(deviceId: string, csrPem: string, proof: EnrolmentProof): Promise<SignedCertificate> {
@@ -55,7 +55,7 @@ export class CertificatesService {
     } else {
       await this.checkRenewalProof(deviceId, csr, proof);
     }
-    const signed = await this.backend.signCsr({ csrPem, deviceId, validityDays: DEVICE_CERTIFICATE_DAYS });
+    const signed = await this.backend.signCsr({ csrPem, deviceId, validityDays: this.validityDays });
     await this.certificates.record({ ...signed, deviceId, issuedVia: 'csr' });
     this.logger.info({ deviceId, serial: signed.serial, via: proof.kind }, 'device certificate issued');
     return signed;
@@ -65,7 +65,7 @@ export class CertificatesService {
   async issueLegacy(deviceId: string): Promise<IssuedKeyPair> {
     if ((await this.facts.findDevice(deviceId))?.status !== 'active')
       throw new CertificateNotFound('no active device');
-    const issued = await this.backend.issueWithKey({ deviceId, validityDays: DEVICE_CERTIFICATE_DAYS });
+    const issued = await this.backend.issueWithKey({ deviceId, validityDays: this.validityDays });
     await this.certificates.record({ ...issued, deviceId, issuedVia: 'legacy' });
     this.logger.info({ deviceId, serial: issued.serial }, 'legacy device key and certificate issued');
     return issued;

@@ -58,11 +58,13 @@ export class BrokerAuthorizer {
       if (!this.hasher.matches('mqtt-password', request.password, record.device.mqttPasswordHash)) {
         return refuse('wrong device password');
       }
-      if (request.client_cert !== undefined) {
-        const der = Buffer.from(request.client_cert, 'base64');
-        if (!(await this.certificates.acceptConnection(actor.id, der, new Date(now)))) {
-          return refuse('device certificate unknown, revoked or expired');
-        }
+      // The certificate is the device's identity; the password alone would admit anyone holding it
+      // on a listener that takes no client certificate (WSS), or a device whose certificate was
+      // revoked while its record stays active.
+      if (request.client_cert === undefined) return refuse('device presented no client certificate');
+      const der = Buffer.from(request.client_cert, 'base64');
+      if (!(await this.certificates.acceptConnection(actor.id, der, new Date(now)))) {
+        return refuse('device certificate unknown, revoked or expired');
       }
       return allow('device credentials');
     }

@@ -74,6 +74,20 @@ export const onRegister = z.object({
   username,
 });
 
+/**
+ * on_subscribe and on_subscribe_m5 (properties ignored): the topics as granted, a refused one with
+ * QoS 128 (or, in MQTT 5, its reason code).
+ */
+export const onSubscribe = z.object({
+  username,
+  mountpoint,
+  client_id: clientId,
+  topics: z
+    .array(z.object({ topic: z.string(), qos: z.number().int().min(0).max(255) }))
+    .min(1)
+    .max(MAX_SUBSCRIBE_TOPICS),
+});
+
 export type RegisterRequest = z.infer<typeof register>;
 export type PublishRequest = z.infer<typeof publish>;
 export type SubscribeRequest = z.infer<typeof subscribe>;

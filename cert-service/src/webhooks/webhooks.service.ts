@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { LOGGER } from '@spincycle/common/nest';
 import type { Logger } from '@spincycle/common';
 import type { z } from 'zod';
+import { otaSubscriber } from '../renewal/renewal-notice.js';
+import { RenewalNotices } from '../renewal/renewal-notices.service.js';
 import { BrokerAuthorizer } from './broker-authorizer.js';
 import {
   authOnPublish,
@@ -14,6 +16,7 @@ import {
   NOT_ALLOWED,
   OK,
   onRegister,
+  onSubscribe,
   REFUSED_QOS_V3,
   REFUSED_REASON_M5,
 } from './webhook.schemas.js';
@@ -40,6 +43,7 @@ export class WebhooksService {
 
   constructor(
     private readonly authorizer: BrokerAuthorizer,
+    private readonly renewals: RenewalNotices,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     const register = (schema: typeof authOnRegister | typeof authOnRegisterM5): Handler =>
@@ -73,6 +77,12 @@ export class WebhooksService {
       await this.authorizer.setOnline(request.client_id, true);
       return ignored;
     });
+    const subscribed = this.parsed(onSubscribe, async (request, now) => {
+      const deviceId = otaSubscriber(request);
+      // Not awaited: the notice goes out through the broker, which is waiting for this answer.
+      if (deviceId !== undefined) void this.renewals.deviceSubscribed(deviceId, new Date(now));
+      return ignored;
+    });
     this.handlers = new Map<string, Handler>([
       ['auth_on_register', register(authOnRegister)],
       ['auth_on_register_m5', register(authOnRegisterM5)],
@@ -82,6 +92,8 @@ export class WebhooksService {
       ['auth_on_subscribe_m5', subscribe(true)],
       ['on_register', registered],
       ['on_register_m5', registered],
+      ['on_subscribe', subscribed],
+      ['on_subscribe_m5', subscribed],
       ['on_client_wakeup', online(true)],
       ['on_client_offline', online(false)],
       ['on_client_gone', online(false)],
