@@ -27,7 +27,12 @@ export interface NestServiceOptions {
   bodyLimitBytes?: number;
   /** Route patterns logged at debug: high-volume machine calls. */
   quietRoutes?: string[];
+  /** Extra Fastify set-up before the routes are registered (content-type parsers). */
+  configureHttp?: (fastify: FastifyInstance) => void;
 }
+
+/** Nest's own Fastify instance (its version, which may differ from the one services import). */
+export type FastifyInstance = ReturnType<ReturnType<NestFastifyApplication['getHttpAdapter']>['getInstance']>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -60,6 +65,7 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
   app.useGlobalFilters(new HttpErrorFilter(logger));
 
   const fastify = app.getHttpAdapter().getInstance();
+  options.configureHttp?.(fastify);
   const quietRoutes = new Set(options.quietRoutes ?? []);
   const routes: { method: string; path: string }[] = [];
   fastify.addHook('onRoute', (route) => {
@@ -121,6 +127,7 @@ export interface NestServiceDefinition<S extends DatabaseServiceShape> {
   root: (core: CoreModuleOptions) => DynamicModule;
   schema?: Parameters<typeof openServiceDatabase>[1];
   quietRoutes?: string[];
+  configureHttp?: (fastify: FastifyInstance) => void;
 }
 
 /** Builds a service's start function: config, database with migrations, Nest app, listener. */
@@ -141,6 +148,7 @@ export function defineNestService<S extends DatabaseServiceShape>(
       port: definition.port(context.config),
       module: definition.root({ context, database }),
       ...(definition.quietRoutes ? { quietRoutes: definition.quietRoutes } : {}),
+      ...(definition.configureHttp ? { configureHttp: definition.configureHttp } : {}),
     });
   };
 }
