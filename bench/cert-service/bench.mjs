@@ -8,7 +8,7 @@
  *        [--devices 2000] [--enrolments 2000] [--enrol-concurrency 16]
  *
  * cert-service runs in a child process; autocannon and the enrolment clients run in this one.
- * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/sc_dev) names the PostgreSQL server on
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the PostgreSQL server on
  * which a fresh database is created and dropped.
  */
 import { spawn } from 'node:child_process';
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/sc_dev';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /** The PostgreSQL server the benchmarks create their fresh databases on. */
-export const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sc_dev';
+export const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** The URL of one database on that server. */
 export const databaseUrl = (name: string): string =>

@@ -3,7 +3,7 @@
 // with a bare `pg` client in the same run (the floor: what PostgreSQL itself takes).
 //   npx tsc -b device-service && node bench/device-service/event-query.ts [--rows 10000000]
 //        [--devices 10000] [--queries 2000]
-// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/sc_dev) names the server on which a
+// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server on which a
 // fresh database is created, filled and dropped.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';

@@ -3,11 +3,11 @@
 // events/s from the first publish to the last row committed, checks that every published event
 // was stored exactly once, and puts PostgreSQL's own COPY rate for the same rows beside it.
 //   npx tsc -b device-service && node bench/device-service/ingest.ts [--devices 1000] [--events 50]
-// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/sc_dev) names the server on which
+// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server on which
 // fresh databases are created and dropped. Uses the built dist of cert-service and broker.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { start as startBroker } from '@spincycle/broker';
 import { start as startCertService } from '@spincycle/cert-service';
 import { startWith } from '@spincycle/device-service';
 import { admin, databaseUrl } from './database.ts';
+import { enrolDevices } from './enrol.ts';
 
 const { values } = parseArgs({
   options: {
@@ -94,7 +95,7 @@ await db.connect();
 const clients: MqttClient[] = [];
 
 try {
-  const devices: { id: string; mqttPassword: string }[] = [];
+  const provisioned: { id: string; mqttPassword: string; enrolmentSecret: string }[] = [];
   for (let from = 0; from < DEVICES; from += 500) {
     const batch = Array.from({ length: Math.min(500, DEVICES - from) }, (_, i) => ({
       serial: `BENCH-${from + i}`,
@@ -108,13 +109,19 @@ try {
     });
     if (response.status !== 201)
       throw new Error(`provisioning failed: ${response.status} ${await response.text()}`);
-    devices.push(...((await response.json()) as { devices: { id: string; mqttPassword: string }[] }).devices);
+    provisioned.push(...((await response.json()) as { devices: typeof provisioned }).devices);
   }
+  // Devices connect as they do in the field: mutual TLS with their own enrolled certificate.
+  const devices = await enrolDevices(certService.url, provisioned);
+  const brokerCa = readFileSync(join(dir, 'broker', 'tls', 'server.crt'));
   for (const [i, d] of devices.entries()) {
-    const client = mqtt.connect(broker.endpoints.ws ?? '', {
+    const client = mqtt.connect(broker.endpoints.mqtts, {
       clientId: d.id,
       username: d.id,
       password: d.mqttPassword,
+      cert: d.cert,
+      key: d.key,
+      ca: brokerCa,
       reconnectPeriod: 0,
     });
     clients.push(client);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   Module,
   type DynamicModule,
@@ -27,6 +28,15 @@ import { EventRetention } from './events/event-retention.js';
 import { EventsController } from './events/events.controller.js';
 import { EventsRepository } from './events/events.repository.js';
 import { EventsService } from './events/events.service.js';
+import { FirstConnectController } from './first-connect/first-connect.controller.js';
+import { FirstConnectService } from './first-connect/first-connect.service.js';
+import { ProvisioningSessionsRepository } from './first-connect/provisioning-sessions.repository.js';
+import { FirmwareController } from './firmware/firmware.controller.js';
+import { FirmwareDownloads } from './firmware/firmware-downloads.js';
+import { FirmwareRepository } from './firmware/firmware.repository.js';
+import { FIRMWARE_OPTIONS, FirmwareService, type FirmwareOptions } from './firmware/firmware.service.js';
+import { FirmwareStore } from './firmware/firmware.store.js';
+import { FirmwareSigningKeys } from './firmware/signing-keys.js';
 import { GrantsController } from './grants/grants.controller.js';
 import { GrantsRepository } from './grants/grants.repository.js';
 import { GrantsService } from './grants/grants.service.js';
@@ -66,6 +76,8 @@ export class AppModule {
         DevicesController,
         GrantsController,
         EventsController,
+        FirstConnectController,
+        FirmwareController,
         InternalController,
       ],
       providers: [
@@ -97,10 +109,48 @@ export class AppModule {
         GrantsService,
         EventsService,
         EventRetention,
+        ProvisioningSessionsRepository,
+        FirstConnectService,
+        FirmwareRepository,
+        FirmwareService,
+        ...firmwareProviders(config),
       ],
     };
   }
 }
+
+/** The catalogue's storage and keys, and the download listener whose address offers carry. */
+function firmwareProviders(config: DeviceServiceConfig) {
+  // Parsed here so a malformed key list stops the start with its reason.
+  const keys = FirmwareSigningKeys.parse(config.FIRMWARE_SIGNING_KEYS);
+  return [
+    {
+      provide: FirmwareDownloads,
+      inject: [LOGGER],
+      useFactory: (logger: Logger) => new FirmwareDownloads(config, logger),
+    },
+    {
+      provide: FIRMWARE_OPTIONS,
+      inject: [FirmwareDownloads],
+      useFactory: (downloads: FirmwareDownloads): FirmwareOptions => ({
+        store: new FirmwareStore(config.FIRMWARE_DIR ?? join(config.DATA_DIR, 'device-service', 'firmware')),
+        keys,
+        maxBytes: config.FIRMWARE_MAX_BYTES,
+        downloadBaseUrl: () => downloads.url(),
+      }),
+    },
+    {
+      provide: FIRMWARE_DOWNLOADS_READY,
+      inject: [FirmwareDownloads, FirmwareService],
+      useFactory: (downloads: FirmwareDownloads, firmware: FirmwareService) => {
+        downloads.firmware = firmware;
+        return true;
+      },
+    },
+  ];
+}
+
+const FIRMWARE_DOWNLOADS_READY = Symbol('FIRMWARE_DOWNLOADS_READY');
 
 const MQTT_CREDENTIALS = Symbol('MQTT_CREDENTIALS');
 
@@ -137,8 +187,24 @@ function mqttProviders(config: DeviceServiceConfig, url: string, certService: Ce
     },
     {
       provide: EventIngestion,
-      inject: [MQTT_CREDENTIALS, EventsRepository, LOGGER],
-      useFactory: (credentials: MqttCredentials, events: EventsRepository, logger: Logger) =>
+      inject: [
+        MQTT_CREDENTIALS,
+        EventsRepository,
+        DevicesRepository,
+        ProvisioningSessionsRepository,
+        FirmwareRepository,
+        SecretHasher,
+        LOGGER,
+      ],
+      useFactory: (
+        credentials: MqttCredentials,
+        events: EventsRepository,
+        devices: DevicesRepository,
+        provisioning: ProvisioningSessionsRepository,
+        firmware: FirmwareRepository,
+        hasher: SecretHasher,
+        logger: Logger,
+      ) =>
         new EventIngestion(
           new EventIngester(
             {
@@ -152,7 +218,7 @@ function mqttProviders(config: DeviceServiceConfig, url: string, certService: Ce
               keepaliveSeconds: 30,
               reconnectMs: 1000,
             },
-            (messages) => ingestBatch(events, messages),
+            (messages) => ingestBatch({ events, devices, provisioning, firmware, hasher }, messages),
             logger,
           ),
         ),

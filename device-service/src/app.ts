@@ -22,6 +22,13 @@ export function startWith(options: EmbeddingOptions): (env: NodeJS.ProcessEnv) =
       return AppModule.forRoot(core, options);
     },
     schema: { entities: [], migrations },
+    // Firmware images arrive as raw bytes: handed to the route as the request stream, which
+    // enforces its own size limit while writing to disk.
+    configureHttp: (fastify) => {
+      fastify.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+        done(null, payload),
+      );
+    },
   });
 }
 

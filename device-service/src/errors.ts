@@ -86,7 +86,47 @@ export class DependencyUnavailable extends DomainError {
 export class CommandNotDelivered extends DomainError {
   readonly status = HttpStatus.BAD_GATEWAY;
   constructor() {
-    super('the command could not be handed to the broker; the settings were not saved');
+    super('the message could not be handed to the broker; nothing was saved');
+  }
+}
+
+export class UnsupportedMediaType extends DomainError {
+  readonly status = HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+}
+
+export class FirmwareNotFound extends DomainError {
+  readonly status = HttpStatus.NOT_FOUND;
+  constructor() {
+    super('firmware not found');
+  }
+}
+
+export class FirmwareVersionExists extends DomainError {
+  readonly status = HttpStatus.CONFLICT;
+  constructor() {
+    super('this model already has a firmware image with this version');
+  }
+}
+
+/** The image is not what a configured release key signed; nothing was kept. */
+export class FirmwareSignatureInvalid extends DomainError {
+  readonly status = HttpStatus.UNPROCESSABLE_ENTITY;
+  constructor(reason: string) {
+    super(`firmware signature refused: ${reason}`);
+  }
+}
+
+export class FirmwareTooLarge extends DomainError {
+  readonly status = HttpStatus.PAYLOAD_TOO_LARGE;
+  constructor(maxBytes: number) {
+    super(`firmware image exceeds ${maxBytes} bytes`);
+  }
+}
+
+export class FirmwareUploadsDisabled extends DomainError {
+  readonly status = HttpStatus.SERVICE_UNAVAILABLE;
+  constructor() {
+    super('firmware uploads are off: no signing key is configured (FIRMWARE_SIGNING_KEYS)');
   }
 }
 

@@ -41,6 +41,8 @@ describe(`every device endpoint answers a stranger 404, not data (${engine})`, (
     ['DELETE', '/devices/:device/grants/:grant'],
     ['GET', '/devices/:device/audit'],
     ['DELETE', '/devices/:device/claim'],
+    ['POST', '/devices/:device/provisioning'],
+    ['GET', '/devices/:device/provisioning'],
   ];
   const fill = (path: string, deviceId: string) =>
     path.replace(':device', deviceId).replace(':grant', grantId);
@@ -319,7 +321,7 @@ describe(`events (${engine})`, () => {
   });
 
   it('ingests a batch of messages: events stored, resends dropped, unreadable ones dead-lettered with the reason', async () => {
-    const events = new EventsRepository(sut.database.dataSource);
+    const stores = sut.ingestStores();
     const ingested = await sut.claimedDevice('owner-ingest');
     const receivedAt = new Date();
     const message = (payload: unknown, topic = `devices/${ingested.id}/events`) => ({
@@ -327,7 +329,7 @@ describe(`events (${engine})`, () => {
       payload: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
       receivedAt,
     });
-    const result = await ingestBatch(events, [
+    const result = await ingestBatch(stores, [
       message({
         id: 'boot-1',
         type: 'device.booted',
@@ -346,7 +348,7 @@ describe(`events (${engine})`, () => {
     ]);
     expect(result).toEqual({ stored: 2, duplicates: 1, deadLettered: 2 });
     // A resend of an already stored event in a later batch is dropped too.
-    expect(await ingestBatch(events, [message({ id: 'cycle-1', type: 'cycle.started' })])).toEqual({
+    expect(await ingestBatch(stores, [message({ id: 'cycle-1', type: 'cycle.started' })])).toEqual({
       stored: 0,
       duplicates: 1,
       deadLettered: 0,

@@ -28,12 +28,15 @@ interface Case {
   start: (env: NodeJS.ProcessEnv) => Promise<RunningService>;
   /** Whether readiness includes the service's own database. */
   database: boolean;
-  /** Services it needs running first (the broker reads the device CA from cert-service). */
+  /**
+   * Services it needs running first: the broker and device-service's firmware downloads read the
+   * device CA from cert-service.
+   */
   needs?: (env: NodeJS.ProcessEnv) => Promise<{ env: Record<string, string>; close(): Promise<void> }>;
 }
 
-/** A real cert-service for the broker to read its device CA and CRL from and send its webhooks to. */
-async function certServiceForBroker(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+/** A real cert-service to read the device CA and CRL from and send the broker's webhooks to. */
+async function realCertService(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
   const db = await createTestDatabase('cert-for-broker');
   const certService = await startCertService(
     serviceTestEnv(db, { PORT: '0', ...requiredSecretsEnv(SERVICE_CONFIGS['cert-service']!) }),
@@ -43,6 +46,7 @@ async function certServiceForBroker(): Promise<{ env: Record<string, string>; cl
       DEVICE_CA_URL: `${certService.url}/v1/pki/ca`,
       DEVICE_CRL_URL: `${certService.url}/v1/pki/crl.pem`,
       WEBHOOK_URL: `${certService.url}/webhooks/vernemq`,
+      CERT_SERVICE_URL: certService.url,
     },
     async close() {
       await certService.close();
@@ -53,12 +57,12 @@ async function certServiceForBroker(): Promise<{ env: Record<string, string>; cl
 
 const cases: Case[] = [
   { name: 'user-service', start: startUserService, database: true },
-  { name: 'device-service', start: startDeviceService, database: true },
+  { name: 'device-service', start: startDeviceService, database: true, needs: realCertService },
   { name: 'cert-service', start: startCertService, database: true },
   { name: 'auth-server', start: startAuthServer, database: true },
   { name: 'hibp-service', start: startHibpService, database: false },
   { name: 'gateway', start: startGateway, database: false },
-  { name: 'broker', start: startBroker, database: false, needs: certServiceForBroker },
+  { name: 'broker', start: startBroker, database: false, needs: realCertService },
 ];
 
 /** Every listener of the service on a random port. */

@@ -39,6 +39,13 @@ const rows: Row[] = [
     allowed: [...READS, Permission.DeviceControl],
   },
   {
+    // Grants add up, but to no more than control: sharing, release and provisioning stay the owner's.
+    who: 'technician with both a read and a control grant',
+    caller: TECH,
+    facts: facts([grant('read'), grant('control')]),
+    allowed: [...READS, Permission.DeviceControl],
+  },
+  {
     who: 'technician whose grant expired',
     caller: TECH,
     facts: facts([grant('control', { expiresIn: -1 })]),
@@ -100,5 +107,11 @@ describe('accessBasis', () => {
       grantId: 'grant-control',
       scope: 'control',
     });
+  });
+
+  it('keeps the first-connect provisioning token to the owner, whatever a technician holds', () => {
+    const everything = facts([grant('read'), grant('control')]);
+    expect(accessBasis(OWNER, Permission.DeviceProvision, everything, NOW)).toEqual({ kind: 'owner' });
+    expect(accessBasis(TECH, Permission.DeviceProvision, everything, NOW)).toBeNull();
   });
 });

@@ -8,8 +8,10 @@ export enum Permission {
   DeviceUpdate = 'device.update',
   /** Grant, list and revoke technician access, and read the audit log. */
   DeviceShare = 'device.share',
-  /** Release it, and issue its first-connect provisioning token. */
+  /** Release it. */
   DeviceRelease = 'device.release',
+  /** Issue its first-connect provisioning token and follow whether the device presented it. */
+  DeviceProvision = 'device.provision',
   /** Read the events it reported. */
   EventsRead = 'events.read',
 }

@@ -8,6 +8,7 @@ import { CERT_SERVICE_CLIENT, type CertServiceClient } from '../cert-service/cer
 import type { DeviceServiceConfig } from '../config.js';
 import { DevicesRepository, type DeviceView } from '../devices/devices.repository.js';
 import { AlreadyClaimed, ClaimLockedOut, ClaimRefused } from '../errors.js';
+import { ProvisioningSessionsRepository } from '../first-connect/provisioning-sessions.repository.js';
 import { GrantsRepository } from '../grants/grants.repository.js';
 import type { Caller } from '../identity/caller.js';
 import { claimLabelSvg } from '../provisioning/claim-label.js';
@@ -28,6 +29,7 @@ export class ClaimsService {
     private readonly audit: AuditRepository,
     private readonly access: AccessRepository,
     private readonly hasher: SecretHasher,
+    private readonly provisioningSessions: ProvisioningSessionsRepository,
     @Inject(CERT_SERVICE_CLIENT) private readonly certService: CertServiceClient,
     config: ConfigService<DeviceServiceConfig, true>,
   ) {
@@ -81,9 +83,10 @@ export class ClaimsService {
   }
 
   /**
-   * Gives the device up: its grants end, its certificate is revoked, and a fresh claim code
-   * replaces the spent one. The new code and its label are shown to the releasing owner once,
-   * to hand to whoever claims the machine next.
+   * Gives the device up: its grants end, its certificate is revoked, its last state and any
+   * provisioning session are forgotten, and a fresh claim code replaces the spent one. The new
+   * code and its label are shown to the releasing owner once, to hand to whoever claims the
+   * machine next.
    */
   async release(
     caller: Caller,
@@ -132,6 +135,7 @@ export class ClaimsService {
         this.hasher.hash('claim-code', normalizeClaimCode(claimCode)),
         manager,
       );
+      await this.provisioningSessions.clear(deviceId, manager);
       await this.audit.append(
         [
           ...ended.map((g) => ({ deviceId, actorId, action: 'grant.revoked' as const, grantId: g.id })),

@@ -12,9 +12,28 @@ export interface SettingsCommand {
   issuedAt: string;
 }
 
-/** Sends commands to devices; answers once the broker has taken the command (QoS 1). */
+/** What a device receives on `devices/{id}/ota` when a newer firmware is rolled out to it. */
+export interface FirmwareOffer {
+  type: 'firmware';
+  firmwareId: string;
+  version: string;
+  url: string;
+  sizeBytes: number;
+  /** Hex SHA-256 of the image; the signature is Ed25519 over these 32 bytes. */
+  sha256: string;
+  signature: string;
+  keyId: string;
+  offeredAt: string;
+}
+
+/** Sends commands to devices; answers once the broker has taken the message (QoS 1). */
 export interface CommandPublisher {
   sendSettings(deviceId: string, settings: DeviceSettings): Promise<SettingsCommand>;
+  /**
+   * Retained, so a device that is offline at rollout time finds the newest offer when it next
+   * subscribes to its ota topic.
+   */
+  offerFirmware(deviceId: string, offer: FirmwareOffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +77,15 @@ export class MqttCommandPublisher implements CommandPublisher {
       settings,
       issuedAt: new Date().toISOString(),
     };
+    await this.publish(`devices/${deviceId}/commands`, command, false);
+    return command;
+  }
+
+  async offerFirmware(deviceId: string, offer: FirmwareOffer): Promise<void> {
+    await this.publish(`devices/${deviceId}/ota`, offer, true);
+  }
+
+  private async publish(topic: string, message: object, retain: boolean): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -67,7 +95,7 @@ export class MqttCommandPublisher implements CommandPublisher {
     });
     try {
       await Promise.race([
-        this.client.publishAsync(`devices/${deviceId}/commands`, JSON.stringify(command), { qos: 1 }),
+        this.client.publishAsync(topic, JSON.stringify(message), { qos: 1, retain }),
         deadline,
       ]);
     } catch {
@@ -75,7 +103,6 @@ export class MqttCommandPublisher implements CommandPublisher {
     } finally {
       clearTimeout(timer);
     }
-    return command;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { AddDeviceStateAndProvisioning1764800000000 } from './migration-device-state.js';
+import { AddFirmwareRollouts1764900000000 } from './migration-firmware-rollouts.js';
 
 /** device-service's tables: the registry, claiming state, grants and their audit, events, firmware. */
 export class CreateDeviceRegistry1764100000000 implements MigrationInterface {
@@ -114,4 +116,8 @@ export class CreateDeviceRegistry1764100000000 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateDeviceRegistry1764100000000];
+export const migrations = [
+  CreateDeviceRegistry1764100000000,
+  AddDeviceStateAndProvisioning1764800000000,
+  AddFirmwareRollouts1764900000000,
+];

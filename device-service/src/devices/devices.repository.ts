@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DeviceStatus } from '../cert-service/cert-service.client.js';
 import { SerialTaken } from '../errors.js';
+import type { DeviceState, IncomingState } from '../events/state.schema.js';
 import type { DeviceSettings } from './models.js';
 
 const isUniqueViolation = (err: unknown): boolean =>
@@ -21,6 +22,9 @@ export interface DeviceView {
   claimedAt: Date | null;
   settings: DeviceSettings | null;
   firmwareVersion: string | null;
+  /** What the device last published on its state topic, and when that was true. */
+  lastState: DeviceState | null;
+  lastStateAt: Date | null;
 }
 
 export interface NewDevice {
@@ -42,10 +46,13 @@ interface DeviceRow {
   claimed_at: Date | null;
   settings: DeviceSettings | null;
   firmware_version: string | null;
+  last_state: DeviceState | null;
+  last_state_at: Date | null;
 }
 
 const COLUMNS =
-  'id, serial, model, hardware_revision, status, name, owner_id, claimed_at, settings, firmware_version';
+  'id, serial, model, hardware_revision, status, name, owner_id, claimed_at, settings, firmware_version, ' +
+  'last_state, last_state_at';
 
 const toView = (row: DeviceRow): DeviceView => ({
   id: row.id,
@@ -58,6 +65,8 @@ const toView = (row: DeviceRow): DeviceView => ({
   claimedAt: row.claimed_at,
   settings: row.settings,
   firmwareVersion: row.firmware_version,
+  lastState: row.last_state,
+  lastStateAt: row.last_state_at,
 });
 
 /** The only code that reads or writes the device registry. */
@@ -173,13 +182,41 @@ export class DevicesRepository {
     );
   }
 
-  /** Back to the factory state: no owner, name or settings, and a fresh claim code. */
+  /** Back to the factory state: no owner, name, settings or last state, and a fresh claim code. */
   async release(id: string, claimCodeHash: Buffer, manager: EntityManager): Promise<void> {
     await manager.query(
       `UPDATE devices SET owner_id = NULL, claimed_at = NULL, name = NULL, settings = NULL,
-         claim_code_hash = $2, updated_at = now()
+         last_state = NULL, last_state_at = NULL, claim_code_hash = $2, updated_at = now()
        WHERE id = $1`,
       [id, claimCodeHash],
+    );
+  }
+
+  /**
+   * Records each device's newest state (at most one per device) and the firmware version it names.
+   * A state older than the one recorded is dropped; so is the broker's replay of the retained copy
+   * of the recorded state, which would otherwise move its time to whenever the ingester resubscribed.
+   */
+  async recordStates(states: readonly IncomingState[], manager: EntityManager): Promise<void> {
+    if (states.length === 0) return;
+    await manager.query(
+      `UPDATE devices d
+       SET last_state = s.state, last_state_at = s.at,
+         firmware_version = COALESCE(s.state->>'firmwareVersion', d.firmware_version)
+       FROM jsonb_to_recordset($1::jsonb) AS s(device_id text, state jsonb, at timestamptz, replayed boolean)
+       WHERE d.id = s.device_id
+         AND (d.last_state_at IS NULL OR d.last_state_at <= s.at)
+         AND NOT (s.replayed AND d.last_state IS NOT DISTINCT FROM s.state)`,
+      [
+        JSON.stringify(
+          states.map((s) => ({
+            device_id: s.deviceId,
+            state: s.state,
+            at: s.at.toISOString(),
+            replayed: s.replayed,
+          })),
+        ),
+      ],
     );
   }
 

@@ -20,7 +20,8 @@ export interface EventIngesterOptions {
   reconnectMs: number;
 }
 
-const TOPIC = 'devices/+/events';
+/** Events, and the devices' retained state, through the same session and the same batches. */
+const TOPICS = ['devices/+/events', 'devices/+/state'];
 
 interface Received extends EventMessage {
   messageId: number | undefined;
@@ -28,10 +29,11 @@ interface Received extends EventMessage {
 }
 
 /**
- * Subscribes to `devices/+/events` at QoS 1 through a persistent session and acknowledges each
- * message only after the batch holding it is committed. mqtt.js cannot do this: it acknowledges a
- * QoS 1 message before it reads the next one, which allows one message per commit. This client
- * speaks MQTT 3.1.1 through mqtt-packet (MQTT.js's own codec) and keeps many messages in flight.
+ * Subscribes to `devices/+/events` and `devices/+/state` at QoS 1 through a persistent session
+ * and acknowledges each message only after the batch holding it is committed. mqtt.js cannot do
+ * this: it acknowledges a QoS 1 message before it reads the next one, which allows one message
+ * per commit. This client speaks MQTT 3.1.1 through mqtt-packet (MQTT.js's own codec) and keeps
+ * many messages in flight.
  * If a batch cannot be stored, the connection is dropped unacknowledged: the broker resends its
  * messages on reconnection, and the unique (device, event id) drops what was stored already.
  */
@@ -127,7 +129,11 @@ export class EventIngester {
         }
         // Subscribing again on a present session is harmless and survives a broker that lost it.
         connection.write(
-          generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos: 1 }] }),
+          generate({
+            cmd: 'subscribe',
+            messageId: 1,
+            subscriptions: TOPICS.map((topic) => ({ topic, qos: 1 as const })),
+          }),
         );
         this.keepaliveTimer = setInterval(
           () => connection.write(generate({ cmd: 'pingreq' })),
@@ -136,10 +142,13 @@ export class EventIngester {
         return;
       case 'suback':
         if (packet.granted.some((qos) => typeof qos === 'number' && qos >= 128)) {
-          this.logger.error({ topic: TOPIC }, 'broker refused the events subscription');
+          this.logger.error(
+            { topics: TOPICS, granted: packet.granted },
+            'broker refused the ingestion subscription',
+          );
           connection.destroy();
         } else {
-          this.logger.info({ topic: TOPIC }, 'event ingestion subscribed');
+          this.logger.info({ topics: TOPICS }, 'event ingestion subscribed');
           this.markSubscribed();
         }
         return;
@@ -148,6 +157,7 @@ export class EventIngester {
           topic: packet.topic,
           payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
           receivedAt: new Date(),
+          retained: packet.retain,
           messageId: packet.qos > 0 ? packet.messageId : undefined,
           connection,
         });

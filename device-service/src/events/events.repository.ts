@@ -87,32 +87,29 @@ export class EventsRepository {
     return rows.length;
   }
 
-  /**
-   * One batch of MQTT messages, in one transaction: the events (duplicates dropped) and the dead
-   * letters. Answers how many events were new. The messages may be acknowledged once it returns.
-   */
-  async storeBatch(events: readonly IncomingEvent[], deadLetters: readonly DeadLetter[]): Promise<number> {
-    return this.db.transaction(async (manager) => {
-      const stored = await this.insertBatch(events, manager);
-      if (deadLetters.length > 0) {
-        await manager.query(
-          `INSERT INTO dead_letters (topic, payload, reason, received_at)
-           SELECT d.topic, decode(d.payload, 'base64'), d.reason, d.received_at
-           FROM jsonb_to_recordset($1::jsonb) AS d(topic text, payload text, reason text, received_at timestamptz)`,
-          [
-            JSON.stringify(
-              deadLetters.map((d) => ({
-                topic: d.topic,
-                payload: d.payload.toString('base64'),
-                reason: d.reason,
-                received_at: d.receivedAt.toISOString(),
-              })),
-            ),
-          ],
-        );
-      }
-      return stored;
-    });
+  /** One ingested batch is one transaction: its events, states, tokens and dead letters, or none. */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  /** Keeps unreadable messages with the reason, in one statement. */
+  async insertDeadLetters(deadLetters: readonly DeadLetter[], manager: EntityManager): Promise<void> {
+    if (deadLetters.length === 0) return;
+    await manager.query(
+      `INSERT INTO dead_letters (topic, payload, reason, received_at)
+       SELECT d.topic, decode(d.payload, 'base64'), d.reason, d.received_at
+       FROM jsonb_to_recordset($1::jsonb) AS d(topic text, payload text, reason text, received_at timestamptz)`,
+      [
+        JSON.stringify(
+          deadLetters.map((d) => ({
+            topic: d.topic,
+            payload: d.payload.toString('base64'),
+            reason: d.reason,
+            received_at: d.receivedAt.toISOString(),
+          })),
+        ),
+      ],
+    );
   }
 
   /** One page, newest first; answers the rows and the cursor of the last one. */

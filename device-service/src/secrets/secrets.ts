@@ -1,12 +1,12 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 /**
- * Keyed hashes of the secrets device-service hands out (claim codes). They are
+ * Keyed hashes of the secrets device-service hands out (claim codes, provisioning tokens). They are
  * random values, not human passwords, so a slow KDF buys nothing; an HMAC under a server pepper
  * keeps a stolen table useless without the pepper. Each purpose is its own label so a hash of one
  * kind never verifies as another.
  */
-export type SecretPurpose = 'claim-code' | 'internal-token';
+export type SecretPurpose = 'claim-code' | 'internal-token' | 'provisioning-token';
 
 export class SecretHasher {
   constructor(private readonly pepper: string) {}
@@ -44,7 +44,7 @@ export function normalizeClaimCode(code: string): string {
   return code.toUpperCase().replace(/[\s-]/g, '');
 }
 
-/** A 128-bit random secret for a machine (MQTT password, enrolment secret). */
+/** A 128-bit random secret for a machine (MQTT password, enrolment secret, provisioning token). */
 export function newMachineSecret(): string {
   return randomBytes(16).toString('base64url');
 }

@@ -3,17 +3,41 @@ import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycl
 import type { ServiceDatabase } from '@spincycle/common';
 import { start as startBroker, type RunningBroker } from '@spincycle/broker';
 import { start as startCertService } from '@spincycle/cert-service';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { makeCsr } from '../../../cert-service/test/support/device-keys.js';
 import { startWith } from '../../src/app.js';
+import { DevicesRepository } from '../../src/devices/devices.repository.js';
+import type { IngestStores } from '../../src/events/event-ingest.js';
+import { EventsRepository } from '../../src/events/events.repository.js';
+import { ProvisioningSessionsRepository } from '../../src/first-connect/provisioning-sessions.repository.js';
+import { FirmwareRepository } from '../../src/firmware/firmware.repository.js';
+import { SecretHasher } from '../../src/secrets/secrets.js';
 import type { Role } from '../../src/identity/caller.js';
 import type { UserDirectory } from '../../src/users/user-directory.js';
 import { AUDIENCE, IdentityProvider, ISSUER, type TokenOptions } from './identity-provider.js';
 
 export const CERT_SERVICE_TOKEN = 'internal-token-for-tests-0123456789abcdef';
 export const MQTT_SERVICE_SECRET = 'device-service-mqtt-secret-0123456789';
+export const SECRET_PEPPER = 'device-pepper-for-tests-0123456789abcdef';
+
+/** One machine of the factory's manifest. */
+export interface ManifestEntry {
+  id: string;
+  serial: string;
+  claimCode: string;
+  mqttPassword: string;
+  enrolmentSecret: string;
+  labelSvg: string;
+}
+
+export interface DeviceCertificate {
+  cert: string;
+  key: string;
+  serial: string;
+}
 
 /** The accounts user-service would hold, for technician grants by e-mail. */
 export class AccountDirectory implements UserDirectory {
@@ -59,6 +83,9 @@ export class DeviceServiceUnderTest {
   broker: RunningBroker | undefined;
   private brokerDir: string | undefined;
   private readonly clients: MqttClient[] = [];
+  /** What the factory gave each device this test provisioned, and the certificate it enrolled. */
+  private readonly enrolmentSecrets = new Map<string, string>();
+  private readonly certificates = new Map<string, DeviceCertificate>();
 
   /**
    * With `broker`, the real broker runs too, deciding through cert-service's webhooks, and
@@ -98,7 +125,7 @@ export class DeviceServiceUnderTest {
       : {};
     sut.env = serviceTestEnv(own, {
       PORT: '0',
-      SECRET_PEPPER: 'device-pepper-for-tests-0123456789abcdef',
+      SECRET_PEPPER,
       IDENTITY_JWKS_URL: identity.jwksUrl,
       IDENTITY_ISSUER: ISSUER,
       IDENTITY_AUDIENCE: AUDIENCE,
@@ -139,12 +166,16 @@ export class DeviceServiceUnderTest {
 
   /** A device's own MQTT connection: client id and username are its id, the password its MQTT password. */
   async connectDevice(deviceId: string, mqttPassword: string): Promise<MqttClient> {
-    const url = this.broker?.endpoints.ws;
-    if (!url) throw new Error('started without a broker');
+    const url = this.broker?.endpoints.mqtts;
+    if (!url || !this.brokerDir) throw new Error('started without a broker');
+    const certificate = await this.certificateOf(deviceId);
     const client = mqtt.connect(url, {
       clientId: deviceId,
       username: deviceId,
       password: mqttPassword,
+      cert: certificate.cert,
+      key: certificate.key,
+      ca: await readFile(join(this.brokerDir, 'broker', 'tls', 'server.crt'), 'utf8'),
       reconnectPeriod: 0,
       connectTimeout: 5000,
     });
@@ -154,6 +185,15 @@ export class DeviceServiceUnderTest {
       client.once('error', reject);
     });
     return client;
+  }
+
+  /** The device's certificate: enrolled once with its one-time secret, then reused. */
+  private async certificateOf(deviceId: string): Promise<DeviceCertificate> {
+    const known = this.certificates.get(deviceId);
+    if (known) return known;
+    const secret = this.enrolmentSecrets.get(deviceId);
+    if (!secret) throw new Error(`device ${deviceId} was not provisioned by this test`);
+    return this.enrolCertificate(deviceId, secret);
   }
 
   async stop(): Promise<void> {
@@ -192,6 +232,18 @@ export class DeviceServiceUnderTest {
     return { status: response.status, headers: response.headers, body };
   }
 
+  /** What the event ingester stores a batch through, on this service's database. */
+  ingestStores(): IngestStores {
+    const db = this.database.dataSource;
+    return {
+      events: new EventsRepository(db),
+      devices: new DevicesRepository(db),
+      provisioning: new ProvisioningSessionsRepository(db),
+      firmware: new FirmwareRepository(db),
+      hasher: new SecretHasher(SECRET_PEPPER),
+    };
+  }
+
   /** cert-service's view of a device, as the broker's decisions will read it. */
   async certServiceDevice(deviceId: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await fetch(`${this.certService.url}/internal/v1/devices/${deviceId}`, {
@@ -200,20 +252,29 @@ export class DeviceServiceUnderTest {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
+  /** The service's DATA_DIR, where it keeps generated keys and firmware images. */
+  get dataDir(): string {
+    return this.env.DATA_DIR ?? '';
+  }
+
+  /** What the device itself does on first start: a key pair, a CSR, enrolment with its secret. */
+  async enrolCertificate(deviceId: string, enrolmentSecret: string): Promise<DeviceCertificate> {
+    const keys = await makeCsr();
+    const response = await fetch(`${this.certService.url}/v1/pki/enrolments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId, csr: keys.csrPem, enrolmentSecret }),
+    });
+    const body = (await response.json()) as { certificate?: string; serial?: string };
+    if (response.status !== 201 || !body.certificate || !body.serial)
+      throw new Error(`enrolment failed: ${response.status} ${JSON.stringify(body)}`);
+    const certificate = { cert: body.certificate, key: keys.privateKeyPem, serial: body.serial };
+    this.certificates.set(deviceId, certificate);
+    return certificate;
+  }
+
   /** Provisions devices as the factory does; answers the manifest. */
-  async provision(
-    count: number,
-    model = 'SC-W800',
-  ): Promise<
-    {
-      id: string;
-      serial: string;
-      claimCode: string;
-      mqttPassword: string;
-      enrolmentSecret: string;
-      labelSvg: string;
-    }[]
-  > {
+  async provision(count: number, model = 'SC-W800'): Promise<ManifestEntry[]> {
     const devices = Array.from({ length: count }, () => ({
       serial: `SN-${Math.random().toString(36).slice(2, 12).toUpperCase()}`,
       model,
@@ -226,7 +287,9 @@ export class DeviceServiceUnderTest {
     });
     if (answer.status !== 201)
       throw new Error(`provisioning failed: ${answer.status} ${JSON.stringify(answer.body)}`);
-    return (answer.body as { devices: never[] }).devices;
+    const manifest = (answer.body as { devices: ManifestEntry[] }).devices;
+    for (const device of manifest) this.enrolmentSecrets.set(device.id, device.enrolmentSecret);
+    return manifest;
   }
 
   /** Provisions one device and has `owner` claim it. */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { APP_CLIENT, APP_REDIRECT_SOURCES, registerAppClient } from '../app-client/app-client.js';
 import type { StackSecrets } from './secrets.js';
 
 /**
@@ -11,7 +12,7 @@ export interface Listener {
   variable: string;
   port: number;
   role: string;
-  scheme: 'http' | 'mqtt' | 'mqtts' | 'wss';
+  scheme: 'http' | 'https' | 'mqtt' | 'mqtts' | 'wss';
   /** Whether this listener answers /health and /metrics. */
   ops?: boolean;
 }
@@ -25,9 +26,17 @@ export interface StackService {
   links?: (ports: PortMap, secrets: StackSecrets, dataDir: string) => Record<string, string>;
   /** Services that must be ready before this one starts (it calls them at start-up). */
   after?: string[];
+  /** Runs once the service first answers ready, before the stack counts as started; says what it did. */
+  onReady?: (ports: PortMap) => Promise<string>;
 }
 
 export type PortMap = Record<string, Record<string, number>>;
+
+/** Where a service behind the access proxy finds the keys and issuer of the proxy's id_tokens. */
+function accessProxyIdentity(ports: PortMap): Record<string, string> {
+  const gateway = `http://127.0.0.1:${ports.gateway?.API_PORT}`;
+  return { IDENTITY_JWKS_URL: `${gateway}/.well-known/jwks.json`, IDENTITY_ISSUER: `${gateway}/` };
+}
 
 export const STACK: StackService[] = [
   {
@@ -52,6 +61,11 @@ export const STACK: StackService[] = [
         POST_LOGOUT_REDIRECT_URL: `${pages}/logout/done`,
       };
     },
+    // Nothing else registers the app: without its client no one can sign in.
+    onReady: async (ports) => {
+      const outcome = await registerAppClient(`http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`);
+      return `OAuth2 client ${APP_CLIENT.client_id} (the mobile app): ${outcome}`;
+    },
   },
   {
     name: 'user-service',
@@ -61,17 +75,24 @@ export const STACK: StackService[] = [
     links: (ports, secrets) => ({
       HYDRA_ADMIN_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`,
       OAUTH2_PUBLIC_URL: `http://127.0.0.1:${ports['auth-server']?.PUBLIC_PORT}`,
+      CSP_FORM_ACTION_EXTRA: APP_REDIRECT_SOURCES,
       HIBP_URL: `http://127.0.0.1:${ports['hibp-service']?.PORT}`,
       DEVICE_SERVICE_URL: `http://127.0.0.1:${ports['device-service']?.PORT}`,
       DEVICE_SERVICE_TOKEN: secrets.get('device-service-internal-token'),
+      ...accessProxyIdentity(ports),
     }),
   },
   {
     name: 'cert-service',
     entry: 'cert-service/dist/main.js',
     listeners: [{ variable: 'PORT', port: 3030, role: 'internal', scheme: 'http', ops: true }],
-    links: (ports, secrets) => ({
+    links: (ports, secrets, dataDir) => ({
       INTERNAL_API_TOKEN: secrets.get('cert-service-internal-token'),
+      // Certificate renewal notices go to devices through the broker; cert-service starts first
+      // and connects once the broker is up (mqtt.js reconnects).
+      MQTT_URL: `wss://localhost:${ports.broker?.WSS_PORT}/mqtt`,
+      MQTT_CA_FILE: join(dataDir, 'broker', 'tls', 'server.crt'),
+      MQTT_SERVICE_SECRET: secrets.get('cert-service-mqtt-secret'),
       OAUTH2_INTROSPECTION_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}/admin/oauth2/introspect`,
       BROKER_ADMIN_URL: `http://127.0.0.1:${ports.broker?.HTTP_PORT}`,
       // The broker here can be told to forget at once (docs/broker.md), so it may reuse answers.
@@ -82,15 +103,21 @@ export const STACK: StackService[] = [
   {
     name: 'device-service',
     entry: 'device-service/dist/main.js',
-    listeners: [{ variable: 'PORT', port: 3020, role: 'internal', scheme: 'http', ops: true }],
+    listeners: [
+      { variable: 'PORT', port: 3020, role: 'internal', scheme: 'http', ops: true },
+      {
+        variable: 'FIRMWARE_DOWNLOAD_PORT',
+        port: 3021,
+        role: 'firmware downloads (mTLS, devices)',
+        scheme: 'https',
+      },
+    ],
     after: ['cert-service', 'broker', 'gateway'],
     links: (ports, secrets, dataDir) => {
-      const gateway = `http://127.0.0.1:${ports.gateway?.API_PORT}`;
       return {
         CERT_SERVICE_URL: `http://127.0.0.1:${ports['cert-service']?.PORT}`,
         CERT_SERVICE_TOKEN: secrets.get('cert-service-internal-token'),
-        IDENTITY_JWKS_URL: `${gateway}/.well-known/jwks.json`,
-        IDENTITY_ISSUER: `${gateway}/`,
+        ...accessProxyIdentity(ports),
         // Commands and event ingestion go through the broker like any client's.
         MQTT_URL: `wss://localhost:${ports.broker?.WSS_PORT}/mqtt`,
         MQTT_CA_FILE: join(dataDir, 'broker', 'tls', 'server.crt'),

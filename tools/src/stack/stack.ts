@@ -30,6 +30,8 @@ interface Running {
   child: ChildProcess;
   status: ServiceStatus;
   exited: Promise<void>;
+  /** Whether the service's onReady step has run. */
+  prepared: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,8 +75,12 @@ export class Stack {
       }
       this.secrets.save();
       await Promise.all(this.running.map((r) => this.probe(r)));
+      await this.prepareReady();
       this.writeStatus();
-      if (this.running.length === STACK.length && this.running.every((r) => r.status.health === 'healthy')) {
+      if (
+        this.running.length === STACK.length &&
+        this.running.every((r) => r.status.health === 'healthy' && r.prepared)
+      ) {
         return this.statuses();
       }
       if (this.running.some((r) => r.status.health === 'exited')) break;
@@ -109,6 +115,21 @@ export class Stack {
       await all;
     }
     rmSync(this.statusFile, { force: true });
+  }
+
+  /** Runs each newly ready service's onReady step; a failing step stops the stack. */
+  private async prepareReady(): Promise<void> {
+    for (const r of this.running) {
+      if (r.prepared || r.status.health !== 'healthy') continue;
+      try {
+        const done = await r.service.onReady?.(this.ports);
+        if (done) this.options.out(done);
+      } catch (err) {
+        await this.stop();
+        throw new Error(`${r.service.name} is ready but could not be prepared: ${(err as Error).message}`);
+      }
+      r.prepared = true;
+    }
   }
 
   private spawn(
@@ -157,7 +178,7 @@ export class Stack {
       });
       child.on('error', () => done());
     });
-    return { service, child, status, exited };
+    return { service, child, status, exited, prepared: false };
   }
 
   private async probe(r: Running): Promise<void> {
