@@ -118,6 +118,8 @@ async function startOurs(files: Record<string, string>): Promise<Target> {
   const broker = spawn(process.execPath, ['broker/dist/main.js'], {
     env: {
       ...process.env,
+      // The broker has no PORT setting and refuses one that a shell may have set.
+      PORT: '',
       // The readiness line is logged at info.
       LOG_LEVEL: 'info',
       DATA_DIR: join(work, 'data'),

@@ -203,11 +203,12 @@ try {
     await load(`${warm.url}/webhooks/vernemq`, { ...request, duration: 2 }); // JIT warm-up
     const floor = await load(`${warm.url}/health/live`, {});
     const warmPublish = await load(`${warm.url}/webhooks/vernemq`, request);
-    rows.push(['HTTP floor: GET /health/live', floor, '']);
+    rows.push(['HTTP floor: GET /health/live', floor, '', null]);
     rows.push([
       'auth_on_publish, warm cache',
       warmPublish,
       `${((warmPublish.perSecond / floor.perSecond) * 100).toFixed(0)}% of floor`,
+      { perSecond: 15_000, p99: 5 },
     ]);
     if (enrolmentCount > deviceCount) throw new Error('--enrolments must not exceed --devices');
     const enrol = await enrolmentsPerSecond(warm.url);
@@ -215,6 +216,7 @@ try {
       'CSR enrolment, local CA',
       { perSecond: enrol.perSecond, p99: NaN, errors: enrol.failures },
       `concurrency ${args['enrol-concurrency']}`,
+      { perSecond: 200 },
     ]);
   } finally {
     await warm.stop();
@@ -228,6 +230,7 @@ try {
       'auth_on_publish, cold (PostgreSQL each time)',
       await load(`${cold.url}/webhooks/vernemq`, request),
       `${deviceCount} devices in the table`,
+      { perSecond: 2_000 },
     ]);
   } finally {
     await cold.stop();
@@ -236,17 +239,24 @@ try {
   await database.drop();
 }
 
+/** The issue's figures; a run on a busy machine can miss them, which is why the table says so. */
+const meets = (figures, target) =>
+  figures.errors === 0 &&
+  figures.perSecond >= target.perSecond &&
+  (target.p99 === undefined || figures.p99 < target.p99);
 const line = (cells) => `| ${cells.join(' | ')} |\n`;
 const table = [
   `\ncert-service benchmark (${availableParallelism()} cores, ${connections} connections, ${seconds} s per HTTP run, ${database.kind})\n\n`,
-  line(['measurement', 'per second', 'p99 ms', 'errors', 'note']),
-  line(['---', '---:', '---:', '---:', '---']),
-  ...rows.map(([name, figures, note]) =>
+  line(['measurement', 'per second', 'p99 ms', 'errors', 'target', 'met', 'note']),
+  line(['---', '---:', '---:', '---:', '---', '---', '---']),
+  ...rows.map(([name, figures, note, target]) =>
     line([
       name,
       figures.perSecond.toFixed(0),
       Number.isNaN(figures.p99) ? '—' : figures.p99.toFixed(2),
       String(figures.errors),
+      target ? `≥ ${target.perSecond}/s${target.p99 ? `, p99 < ${target.p99} ms` : ''}` : '',
+      target ? (meets(figures, target) ? 'yes' : 'no') : '',
       note,
     ]),
   ),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseConfig, ConfigError, databaseConfig, env, parseConfig } from './config.js';
+import { baseConfig, ConfigError, databaseConfig, env, parseConfig, type ConfigShape } from './config.js';
 
 const shape = {
   ...baseConfig,
@@ -73,5 +73,34 @@ describe('parseConfig', () => {
     })();
     expect(error?.message.split('\n')).toHaveLength(1);
     for (const name of ['PORT', 'LOG_LEVEL', 'API_KEY']) expect(error?.message).toContain(name);
+  });
+});
+
+describe('PORT in a service whose ports have other names', () => {
+  const proxy = {
+    ...baseConfig,
+    PROXY_PORT: env.port(4455, 'public port'),
+    ADMIN_PORT: env.optionalPort('admin port'),
+  };
+  const problems = (source: Record<string, string>, shape: ConfigShape = proxy) => {
+    try {
+      parseConfig(shape, source, 'proxy');
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+  };
+
+  it('is refused, naming the variables that do set its ports', () => {
+    expect(problems({ PORT: 'abc' })).toEqual([
+      'PORT is not a setting of proxy: its ports are PROXY_PORT, ADMIN_PORT',
+    ]);
+    expect(problems({ PORT: '4455', LOG_LEVEL: 'loud' })).toHaveLength(2);
+  });
+
+  it('is ignored when empty, and in a shape without ports', () => {
+    expect(problems({ PORT: '' })).toEqual([]);
+    expect(problems({ PORT: 'abc' }, baseConfig)).toEqual([]);
   });
 });

@@ -61,21 +61,21 @@ const parseInteger = (min: number, max: number) => (value: string) => {
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
 };
 
+const TCP_PORT = 'a TCP port, an integer from 0 to 65535';
+
 export const env = {
   /** A TCP port. 0 asks the operating system for a free one (tests use it). */
   port(fallback: number, description: string) {
-    const expected = 'a TCP port, an integer from 0 to 65535';
-    return documented(withDefault(parsed(expected, parseInteger(0, 65535)), fallback), {
+    return documented(withDefault(parsed(TCP_PORT, parseInteger(0, 65535)), fallback), {
       description,
-      expected,
+      expected: TCP_PORT,
       default: String(fallback),
     });
   },
 
   /** A TCP port for a listener that is off unless the variable is set. */
   optionalPort(description: string) {
-    const expected = 'a TCP port, an integer from 0 to 65535';
-    return documented(parsed(expected, parseInteger(0, 65535)), { description, expected });
+    return documented(parsed(TCP_PORT, parseInteger(0, 65535)), { description, expected: TCP_PORT });
   },
 
   integer(fallback: number, description: string, range: { min: number; max: number }) {
@@ -175,19 +175,34 @@ export type ConfigShape = Record<string, z.ZodType>;
 export type ConfigOf<S extends ConfigShape> = { [K in keyof S]: z.output<S[K]> };
 
 /**
+ * `PORT` is the one port variable most platforms and habits set, so a service whose ports have
+ * other names refuses it rather than start somewhere the operator did not ask for.
+ */
+function strayPort(shape: ConfigShape, source: NodeJS.ProcessEnv, service: string): string[] {
+  if ('PORT' in shape || source.PORT === undefined || source.PORT === '') return [];
+  const ports = Object.entries(shape)
+    .filter(([, schema]) => docOf(schema)?.expected === TCP_PORT)
+    .map(([name]) => name);
+  if (ports.length === 0) return [];
+  return [`PORT is not a setting of ${service}: its ports are ${ports.join(', ')}`];
+}
+
+/**
  * Parses the environment against the schema. The error names each bad variable and what was
  * expected, but never repeats the value: it may be a secret pasted into the wrong variable.
  */
 export function parseConfig<S extends ConfigShape>(
   shape: S,
   source: NodeJS.ProcessEnv = process.env,
+  service = 'this service',
 ): ConfigOf<S> {
   const result = z.object(shape).safeParse(source);
-  if (result.success) return result.data as ConfigOf<S>;
-  const problems = result.error.issues.map((issue) => {
+  const problems = strayPort(shape, source, service);
+  if (result.success && problems.length === 0) return result.data as ConfigOf<S>;
+  for (const issue of result.error?.issues ?? []) {
     const name = issue.path.map(String).join('.') || '(environment)';
-    return `${name} ${issue.message.startsWith('is required') ? '' : 'is invalid: '}${issue.message}`;
-  });
+    problems.push(`${name} ${issue.message.startsWith('is required') ? '' : 'is invalid: '}${issue.message}`);
+  }
   throw new ConfigError(problems);
 }
 
@@ -198,7 +213,7 @@ export function loadConfig<S extends ConfigShape>(
   source: NodeJS.ProcessEnv = process.env,
 ): ConfigOf<S> {
   try {
-    return parseConfig(shape, source);
+    return parseConfig(shape, source, service);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${service}: ${err.message}\n`);

@@ -34,7 +34,7 @@ export async function createContext<S extends BaseShape>(
   shape: S,
   env: NodeJS.ProcessEnv,
 ): Promise<ServiceContext<ConfigOf<S> & BaseConfig>> {
-  const config = parseConfig(shape, env) as ConfigOf<S> & BaseConfig;
+  const config = parseConfig(shape, env, name) as ConfigOf<S> & BaseConfig;
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   const reporter = await initErrorReporting({ dsn: config.SENTRY_DSN, service: name }, logger);
   return { name, config, logger, metrics: createMetrics(name), health: new HealthChecks(), reporter };

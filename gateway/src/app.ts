@@ -93,7 +93,7 @@ export async function start(env: NodeJS.ProcessEnv): Promise<GatewayService> {
         },
         anonymous: { subject: 'anonymous' },
       },
-      introspection: new IntrospectionClient(),
+      introspection: new IntrospectionClient({ maxCacheTtlMs: c.INTROSPECTION_CACHE_MAX_TTL_MS }),
       keys,
     };
     const publicRules = await loadRulesFile(c.RULES_PATH, c.MATCHING_STRATEGY, handlers);

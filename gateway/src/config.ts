@@ -1,4 +1,5 @@
 import { baseConfig, env } from '@spincycle/common';
+import { DEFAULT_CACHE_MAX_TTL_MS } from './pipeline/introspection.js';
 
 const KIB = 1024;
 
@@ -27,6 +28,12 @@ export const config = {
     schemes: ['http', 'https'],
     fallback: 'http://127.0.0.1:4445/admin/oauth2/introspect',
   }),
+  INTROSPECTION_CACHE_MAX_TTL_MS: env.integer(
+    DEFAULT_CACHE_MAX_TTL_MS,
+    "Longest an active introspection answer is reused, whatever a rule's cache.ttl says: " +
+      'how long a revoked access token may still pass; 0 turns the cache off',
+    { min: 0, max: 3_600_000 },
+  ),
   ID_TOKEN_ISSUER_URL: env.url('The `iss` of the id_token mutator JWTs that services verify', {
     schemes: ['http', 'https'],
     fallback: 'http://127.0.0.1:4456/',

@@ -174,6 +174,35 @@ describe('oauth2_introspection authenticator', () => {
     expect(hydra.calls).toHaveLength(2);
   });
 
+  it.each<[string, IntrospectionConfig['cache']]>([
+    ['sets no cache ttl', undefined],
+    ['sets a longer cache ttl', { ttl: '1h' }],
+  ])(
+    "refuses a token revoked after its first use once the gateway's cache bound has passed, when the rule %s",
+    async (_label, cache) => {
+      client = new IntrospectionClient({ now: () => now, maxCacheTtlMs: 1_000 });
+      context = await handlerContext(hydra.url, client);
+      const token = hydra.issue({ sub: 'u', scope: 'device.read' });
+      const auth = introspection({ ...exact('device.read'), cache });
+      await auth.authenticate(request(bearer(token)));
+      hydra.revoke(token);
+      now += 999;
+      expect(await statusOf(() => auth.authenticate(request(bearer(token))))).toBe('ok');
+      now += 1;
+      expect(await statusOf(() => auth.authenticate(request(bearer(token))))).toBe(401);
+      expect(hydra.calls).toHaveLength(2);
+    },
+  );
+
+  it('reuses an answer for 30 seconds at most by default, though the token lives 15 minutes', async () => {
+    const token = hydra.issue({ sub: 'u', scope: 'device.read', exp: Math.floor(now / 1000) + 900 });
+    const auth = introspection(exact('device.read'));
+    await auth.authenticate(request(bearer(token)));
+    hydra.revoke(token);
+    now += 30_000;
+    expect(await statusOf(() => auth.authenticate(request(bearer(token))))).toBe(401);
+  });
+
   it('does not cache when the rule turns the cache off, nor inactive answers', async () => {
     const token = hydra.issue({ sub: 'u', scope: 'device.read' });
     const auth = introspection({ ...exact('device.read'), cache: { enabled: false } });

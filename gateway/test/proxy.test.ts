@@ -15,6 +15,7 @@ const hydra = new HydraStandIn();
 const upstream = new Upstream();
 let dir: string;
 let gateway: GatewayService;
+let gatewayEnv: NodeJS.ProcessEnv;
 
 const rule = (id: string, path: string, methods: string[], extra: Partial<AccessRule> = {}): AccessRule => ({
   id,
@@ -71,7 +72,7 @@ beforeAll(async () => {
       `  upstream: { url: "${upstream.url}" }`,
     ].join('\n'),
   );
-  gateway = await start({
+  gatewayEnv = {
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
     PROXY_PORT: '0',
@@ -83,7 +84,8 @@ beforeAll(async () => {
     ID_TOKEN_ISSUER_URL: ISSUER,
     MAX_BODY_BYTES: '1024',
     RATE_LIMIT_BURST: '1000',
-  });
+  };
+  gateway = await start(gatewayEnv);
 });
 
 afterAll(async () => {
@@ -122,6 +124,19 @@ describe('gateway access decisions', () => {
       error: { code: 401, status: 'Unauthorized', message: 'Access credentials are invalid' },
     });
     expect(upstream.received).toHaveLength(0);
+  });
+
+  it('refuses a token revoked after its first use on the next request when INTROSPECTION_CACHE_MAX_TTL_MS is 0', async () => {
+    const uncached = await start({ ...gatewayEnv, INTROSPECTION_CACHE_MAX_TTL_MS: '0' });
+    try {
+      const token = hydra.issue({ sub: 'u', scope: 'device.read' });
+      const read = () => call(`${uncached.proxyUrl}/devices/d1`, { headers: bearer(token) });
+      expect((await read()).status).toBe(200);
+      hydra.revoke(token);
+      expect((await read()).status).toBe(401);
+    } finally {
+      await uncached.close();
+    }
   });
 
   it('answers 403 to a token without the required scope', async () => {

@@ -14,6 +14,7 @@ import { config as userServiceConfig } from '@spincycle/user-service/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ruleCoverage, type InternalRoute, type ServiceRoute } from '../src/rules/coverage.js';
 import { compileRules, type CompiledRule } from '../src/rules/rules.js';
+import { STACK } from '../../tools/src/stack/services.js';
 import { handlerContext, readJson } from './support.js';
 
 /** Admin routes the services have: served by oathkeeper-admin-rules.json on the internal listener. */
@@ -78,6 +79,38 @@ const CLEAN = { unmatched: [], ambiguous: [], exposed: [] };
 const asInternal = (routes: ServiceRoute[]): InternalRoute[] =>
   routes.map((route) => ({ ...route, reason: 'admin' }));
 
+/** Listeners of the stack that no rule of either file may send a request to, and why. */
+const NEVER_UPSTREAM: Record<string, string> = {
+  'hibp-service PORT': 'the leaked-password check answers user-service only',
+  'auth-server ADMIN_PORT': "Hydra's admin API accepts logins and consents and introspects tokens",
+  'broker HTTP_PORT': "the broker's admin API disconnects clients and empties its caches",
+};
+
+/** The rule files name their upstreams on 127.0.0.1 at the default ports of the stack's table. */
+const STACK_LISTENERS = new Map(
+  STACK.flatMap((service) =>
+    service.listeners.map((listener) => [listener.port, `${service.name} ${listener.variable}`]),
+  ),
+);
+
+function upstreamListener(rule: CompiledRule): string {
+  const { hostname, port } = rule.upstream;
+  const listener = ['127.0.0.1', 'localhost'].includes(hostname)
+    ? STACK_LISTENERS.get(Number(port))
+    : undefined;
+  return listener ?? `not a stack listener: ${rule.upstream.host}`;
+}
+
+/** The methods a rule may list (`match.methods` of Oathkeeper's rule schema). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'TRACE', 'PATCH'];
+
+/** Rules that match these paths by any method; one method at a time, so HEAD is probed too. */
+const reachingAnyMethod = (rules: CompiledRule[], paths: string[]) =>
+  METHODS.flatMap((method) => {
+    const probes = paths.map((path) => ({ method, path }));
+    return ruleCoverage(rules, probes, asInternal(probes)).exposed;
+  });
+
 let publicRules: CompiledRule[];
 let adminRules: CompiledRule[];
 
@@ -128,6 +161,34 @@ describe('oathkeeper-rules.json against the planned API', () => {
   });
 });
 
+describe('what neither rule file reaches', () => {
+  const bothFiles = () => [...publicRules, ...adminRules];
+
+  it("sends no request to hibp-service, auth-server's admin API or the broker's admin API", () => {
+    for (const listener of Object.keys(NEVER_UPSTREAM)) {
+      expect([...STACK_LISTENERS.values()], 'a listener of the stack').toContain(listener);
+    }
+    const upstreams = bothFiles().map((rule) => ({ rule: rule.rule.id, listener: upstreamListener(rule) }));
+    expect(upstreams.filter(({ listener }) => listener.startsWith('not a stack listener'))).toEqual([]);
+    expect(upstreams.filter(({ listener }) => listener in NEVER_UPSTREAM)).toEqual([]);
+  });
+
+  it('forwards each request to the path it matched, so a service path is reached only by matching it', () => {
+    const rewriting = bothFiles()
+      .filter((rule) => rule.rule.upstream.strip_path || rule.upstream.pathname !== '/')
+      .map((rule) => rule.rule.id);
+    expect(rewriting).toEqual([]);
+  });
+
+  it("matches nothing under cert-service's /webhooks and /internal, by any method", () => {
+    const paths = ['/webhooks', '/internal'].flatMap((prefix) =>
+      ['', '/vernemq', '/v1', '/:id', '/v1/:id', '/v1/:id/*', '/*'].map((rest) => `${prefix}${rest}`),
+    );
+    expect(reachingAnyMethod(publicRules, paths)).toEqual([]);
+    expect(reachingAnyMethod(adminRules, paths)).toEqual([]);
+  });
+});
+
 describe('oathkeeper-rules.json against the running services', () => {
   const services: RunningService[] = [];
   const databases: TestDatabase[] = [];
@@ -160,12 +221,24 @@ describe('oathkeeper-rules.json against the running services', () => {
     for (const service of services) expect(service.routes?.length, service.name).toBeGreaterThan(0);
   });
 
+  it("reaches none of cert-service's webhook and internal routes through either rule file, by any method", () => {
+    const certService = services.find((service) => service.name === 'cert-service');
+    const hidden = (certService?.routes ?? [])
+      .map((route) => route.path)
+      .filter((path) => /^\/(webhooks|internal)\//.test(path));
+    expect(hidden).toContain('/webhooks/vernemq');
+    expect(reachingAnyMethod(publicRules, hidden)).toEqual([]);
+    expect(reachingAnyMethod(adminRules, hidden)).toEqual([]);
+  });
+
   it('serves every admin route a service has through exactly one admin rule', () => {
     const all = services.flatMap((service) => service.routes ?? []);
     const admin = all.filter((route) =>
       ADMIN_ROUTES.some((a) => a.method === route.method && a.path === route.path),
     );
-    expect(admin).toEqual(ADMIN_ROUTES);
+    // The services start side by side, so their routes come in the order they became ready.
+    expect(admin).toHaveLength(ADMIN_ROUTES.length);
+    expect(admin).toEqual(expect.arrayContaining(ADMIN_ROUTES));
     expect(ruleCoverage(adminRules, admin, [])).toEqual(CLEAN);
   });
 });

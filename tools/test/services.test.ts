@@ -133,19 +133,40 @@ describe.each(cases)('$name', ({ name, start, database, needs }) => {
 describe('main entry points', () => {
   const run = promisify(execFile);
 
+  /**
+   * Runs the service's entry point with its secrets and `env` only, and reports how it ended. A
+   * service that starts anyway is stopped after a while, so the test fails instead of hanging.
+   */
+  const startWith = (name: string, env: Record<string, string>) =>
+    run(process.execPath, [`${name}/dist/main.js`], {
+      env: { PATH: process.env.PATH, ...secretsEnv(name), ...env },
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0 as number | null, stderr: '' }),
+      (err: { code: number | null; stderr: string }) => err,
+    );
+
   it.each(cases.map((c) => c.name))('%s exits 1 with one line naming a bad port variable', async (name) => {
     const variable = STACK.find((s) => s.name === name)?.listeners[0]?.variable ?? 'PORT';
-    const result = await run(process.execPath, [`${name}/dist/main.js`], {
-      env: { PATH: process.env.PATH, ...secretsEnv(name), [variable]: 'abc' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => err,
-    );
+    const result = await startWith(name, { [variable]: 'abc' });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
       `${name}: invalid configuration: ${variable} is invalid: expected a TCP port, an integer from 0 to 65535`,
     ]);
   });
+
+  it.each(cases.map((c) => c.name))(
+    '%s started with PORT=abc exits 1 with one line naming PORT, and the variables of its ports where PORT is not one',
+    async (name) => {
+      const result = await startWith(name, { PORT: 'abc' });
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^${name}: invalid configuration: PORT `));
+      const variables = STACK.find((s) => s.name === name)?.listeners.map((l) => l.variable) ?? [];
+      if (!variables.includes('PORT')) for (const variable of variables) expect(lines[0]).toContain(variable);
+    },
+  );
 
   it.each(cases.map((c) => c.name))('%s drains and exits 0 on SIGTERM', async (name) => {
     const db = await createTestDatabase(name);

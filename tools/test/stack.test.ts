@@ -42,6 +42,8 @@ describe('npm start (the embedded stack)', () => {
       SPINCYCLE_DATA_DIR: dataDir,
       SPINCYCLE_READY_TIMEOUT_MS: '180000',
       LOG_LEVEL: 'warn',
+      // A shell's PORT is the launcher's business: the services that refuse PORT must still start.
+      PORT: 'abc',
     };
     delete env.DATABASE_URL;
     const ports: number[] = [];

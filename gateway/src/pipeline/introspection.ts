@@ -100,9 +100,17 @@ export function tokenFrom(
   return bearer(header('authorization'));
 }
 
+/**
+ * A revoked token (logout, account deletion, refresh-token reuse) stays usable while its active
+ * answer is cached, so an answer is reused for this long at most, however long the token lives.
+ */
+export const DEFAULT_CACHE_MAX_TTL_MS = 30_000;
+
 export interface IntrospectionClientOptions {
   /** Upper bound of cached tokens, whatever a rule's `max_cost` says. */
   maxEntries?: number;
+  /** Longest an active answer is reused, whatever a rule's `cache.ttl` says; 0 turns caching off. */
+  maxCacheTtlMs?: number;
   now?: () => number;
 }
 
@@ -110,9 +118,11 @@ export interface IntrospectionClientOptions {
 export class IntrospectionClient {
   private readonly cache: TokenCache<Introspection>;
   private readonly now: () => number;
+  private readonly maxCacheTtlMs: number;
 
   constructor(options: IntrospectionClientOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.maxCacheTtlMs = options.maxCacheTtlMs ?? DEFAULT_CACHE_MAX_TTL_MS;
     this.cache = new TokenCache(options.maxEntries ?? 100_000, this.now);
   }
 
@@ -123,7 +133,7 @@ export class IntrospectionClient {
   ): Promise<Introspection> {
     // With scope_strategy none, Hydra checks the scope and its answer depends on it.
     const scope = (config.scope_strategy ?? 'none') === 'none' ? (config.required_scope ?? []).join(' ') : '';
-    const caching = config.cache?.enabled !== false;
+    const caching = config.cache?.enabled !== false && this.maxCacheTtlMs > 0;
     const key = TokenCache.key(config.introspection_url, scope, token);
     const cached = caching ? this.cache.get(key) : undefined;
     if (cached) return cached;
@@ -167,7 +177,10 @@ export class IntrospectionClient {
       );
     }
     if (caching && introspection.active) {
-      const ttl = config.cache?.ttl ? parseDuration(config.cache.ttl) : Infinity;
+      const ttl = Math.min(
+        config.cache?.ttl ? parseDuration(config.cache.ttl) : Infinity,
+        this.maxCacheTtlMs,
+      );
       const expiresAt = Math.min(
         introspection.exp !== undefined ? introspection.exp * 1000 : 0,
         this.now() + ttl,

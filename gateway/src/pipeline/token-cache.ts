@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Introspection results kept until the token expires (or a shorter TTL), so a busy client costs
- * one introspection call per token, not one per request. Keys are SHA-256 digests: the cache never
- * holds a usable bearer token. Bounded: the oldest entry goes first when it is full.
+ * Introspection results kept until their expiry (the token's, or a shorter TTL), so a busy client
+ * costs one introspection call per token and TTL, not one per request. Keys are SHA-256 digests:
+ * the cache never holds a usable bearer token. Bounded: the oldest entry goes first when it is full.
  */
 export class TokenCache<T> {
   private readonly entries = new Map<string, { value: T; expiresAt: number }>();

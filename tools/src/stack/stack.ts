@@ -36,7 +36,10 @@ interface Running {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Variables a child must not inherit: a stack-wide DATABASE_URL would make every service share one database. */
+/**
+ * Variables a child must not inherit: a stack-wide DATABASE_URL would make every service share one
+ * database, and a PORT would stop the services whose ports have other names (they refuse it).
+ */
 const NOT_INHERITED = ['DATABASE_URL', 'PORT', 'DATA_DIR'];
 
 export class Stack {
