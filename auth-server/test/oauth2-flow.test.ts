@@ -251,6 +251,44 @@ describe('auth-server authorization code flow', () => {
     expect(await introspect(adminUrl, String(tokens.access_token))).toEqual({ active: false });
   });
 
+  it('revokes a subject’s grants with their tokens, at one client or with all=true, as Hydra does', async () => {
+    const { publicUrl, url: adminUrl } = current();
+    const tokensOf = async (subject: string) => {
+      const pkce = pkcePair();
+      const code = await authorize(new Browser(), publicUrl, pkce.challenge, { subject });
+      return (await (await exchangeCode(publicUrl, code, pkce.verifier)).json()) as Record<string, string>;
+    };
+    const oneClient = await tokensOf('user-leaving-one-app');
+    const everywhere = [await tokensOf('user-signed-out'), await tokensOf('user-signed-out')];
+    const bystander = await tokensOf('user-staying');
+    const revoke = (query: string) => admin('DELETE', `/admin/oauth2/auth/sessions/consent?${query}`);
+    const dead = async (tokens: Record<string, string>) => {
+      expect(await introspect(adminUrl, String(tokens.access_token))).toEqual({ active: false });
+      expect(await introspect(adminUrl, String(tokens.refresh_token))).toEqual({ active: false });
+      const refreshed = await tokenRequest(publicUrl, {
+        grant_type: 'refresh_token',
+        refresh_token: String(tokens.refresh_token),
+      });
+      expect(await refreshed.json()).toMatchObject({ error: 'invalid_grant' });
+    };
+
+    for (const query of ['subject=user-signed-out', 'subject=user-signed-out&all=false', 'all=true']) {
+      const refused = await revoke(query);
+      expect(refused).toMatchObject({ status: 400, json: { error: 'invalid_request' } });
+      expect(contractProblems('errorOAuth2', refused.json)).toEqual([]);
+    }
+    expect((await revoke('subject=user-leaving-one-app&client=another-app')).status).toBe(204);
+    expect(await introspect(adminUrl, String(oneClient.access_token))).toMatchObject({ active: true });
+    expect((await revoke('subject=user-leaving-one-app&client=spincycle-mobile')).status).toBe(204);
+    await dead(oneClient);
+    expect((await revoke('subject=user-signed-out&all=true')).status).toBe(204);
+    for (const tokens of everywhere) await dead(tokens);
+    expect(await introspect(adminUrl, String(bystander.access_token))).toMatchObject({
+      active: true,
+      sub: 'user-staying',
+    });
+  });
+
   it('keeps clients, tokens and signing keys across a restart', async () => {
     const { publicUrl, url: adminUrl } = current();
     const pkce = pkcePair();
@@ -446,6 +484,20 @@ describe('scopes of the Spincycle API', () => {
       refresh_token: String(tokens.refresh_token),
     });
     expect(await refreshed.json()).toMatchObject({ scope: 'openid offline_access device.read events.read' });
+  });
+
+  it('issues no refresh token unless offline_access is both requested and granted', async () => {
+    const notAsked = await tokensFor(new Browser(), { subject: 'user-online', scope: 'openid device.read' });
+    const withheld = await tokensFor(new Browser(), {
+      subject: 'user-online',
+      scope: 'openid offline_access device.read',
+      grant: (requested) => requested.filter((s) => s !== 'offline_access'),
+    });
+    for (const tokens of [notAsked, withheld]) {
+      expect(tokens).toMatchObject({ token_type: 'Bearer', scope: 'openid device.read' });
+      expect(tokens.access_token).toBeTruthy();
+      expect(tokens).not.toHaveProperty('refresh_token');
+    }
   });
 
   it('lets each consent decide again on a reused grant: what was withheld can be granted, and back', async () => {

@@ -1,5 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { text } from 'node:stream/consumers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -24,7 +27,8 @@ import { authorizeUrl, tokenRequest } from '../../auth-server/test/support/auth-
 import { Browser, pkcePair } from '../../auth-server/test/support/browser.js';
 import { formFields } from '../../user-service/test/support/stack.js';
 import { APP_CLIENT, APP_REDIRECT_URI, registerAppClient } from '../src/app-client/app-client.js';
-import { STACK } from '../src/stack/services.js';
+import { StackSecrets } from '../src/stack/secrets.js';
+import { resolvePorts, STACK } from '../src/stack/services.js';
 
 /**
  * The signed-in API as `npm start` wires it, in one process: auth-server, user-service (with the
@@ -52,6 +56,13 @@ async function running<T extends { close(): Promise<void> }>(service: Promise<T>
   const started = await service;
   closers.push(() => started.close());
   return started;
+}
+
+/** What `npm start` tells user-service about the client address, so that this test runs the same. */
+function stackClientAddress(dir: string): Record<string, string> {
+  const users = STACK.find((s) => s.name === 'user-service');
+  const links = users?.links?.(resolvePorts({}), StackSecrets.open(dir), dir) ?? {};
+  return links.CLIENT_ADDRESS_HEADER ? { CLIENT_ADDRESS_HEADER: links.CLIENT_ADDRESS_HEADER } : {};
 }
 
 /** A rule file with its upstreams moved from the stack's default ports to the running services. */
@@ -117,6 +128,9 @@ beforeAll(async () => {
         BCRYPT_COST: '10',
         COOKIE_SECURE: 'false',
         ...identity,
+        ...stackClientAddress(dir),
+        // Few, so that the lockout test needs few failures.
+        LOGIN_MAX_FAILURES_PER_IP: '3',
       }),
     ),
   );
@@ -263,5 +277,57 @@ describe('the signed-in API through the gateway', () => {
       body: JSON.stringify({ model: 'wm-1', count: 1 }),
     });
     expect(provision.status).toBe(403);
+  });
+});
+
+/** One request from `localAddress`: on loopback, another address is another client. */
+async function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+  const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, localAddress });
+  req.end(init.body);
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  return { status: res.statusCode ?? 0, headers: res.headers, text: await text(res) };
+}
+
+/** Submits the login page through the gateway from `localAddress`, claiming to be `forwardedFor`. */
+async function loginFrom(localAddress: string, forwardedFor: string, email: string, password: string) {
+  const toLogin = await new Browser().follow(
+    authorizeUrl(auth.publicUrl, {
+      client_id: APP_CLIENT.client_id,
+      scope: APP_CLIENT.scope,
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+    }),
+    `${api}/login`,
+  );
+  const page = await requestFrom(localAddress, toLogin.stoppedAt ?? '');
+  expect(page.status).toBe(200);
+  const cookie = (page.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+  const submitted = await requestFrom(localAddress, `${api}/login`, {
+    method: 'POST',
+    headers: {
+      cookie,
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-forwarded-for': forwardedFor,
+    },
+    body: new URLSearchParams({ ...formFields(page.text), email, password }).toString(),
+  });
+  return submitted.status;
+}
+
+// Runs last: it locks the client 127.0.0.2 for the rest of the file.
+describe('login lockout behind the gateway', () => {
+  it('counts the address the gateway saw, whatever X-Forwarded-For the client sends', async () => {
+    for (let i = 1; i <= 3; i++) {
+      expect(
+        await loginFrom('127.0.0.2', `198.51.100.${i}`, `guesser${i}@example.com`, 'a wrong guess'),
+      ).toBe(401);
+    }
+    expect(await loginFrom('127.0.0.2', '198.51.100.99', EMAIL, PASSWORD)).toBe(429);
+    // The lock is that client's, not the gateway's, and no one can pin it on another.
+    expect(await loginFrom('127.0.0.1', '127.0.0.2', EMAIL, PASSWORD)).toBe(303);
   });
 });

@@ -207,9 +207,18 @@ describe('user-service as login and consent provider of Ory Hydra', () => {
     expect(
       (await setRoles(admin, '00000000-0000-4000-8000-000000000000', { roles: ['technician'] })).status,
     ).toBe(404);
+    const revocations = () => hydra.callsTo('DELETE', '/admin/oauth2/auth/sessions/consent');
+    // Refused changes end nobody's grants.
+    expect(revocations().filter((c) => c.query.subject !== userId)).toEqual([]);
     const changed = await setRoles(admin, technicianId, { roles: ['technician'] });
     expect(changed.status).toBe(200);
     expect(await changed.json()).toMatchObject({ id: technicianId, roles: ['technician'] });
+    // The grants made under the old roles end, at every client, so no refresh carries them on.
+    expect(
+      revocations()
+        .filter((c) => c.query.subject !== userId)
+        .map((c) => c.query),
+    ).toEqual([{ subject: technicianId, all: 'true' }]);
 
     // The app asks for every scope it may use; consent gives admin scopes to admins only.
     const consentOf = async (subject: string) => {

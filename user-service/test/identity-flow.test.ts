@@ -7,7 +7,17 @@ import {
   tokenRequest,
 } from '../../auth-server/test/support/auth-server.js';
 import { Browser, pkcePair } from '../../auth-server/test/support/browser.js';
-import { asCaller, formFields, openLoginPage, startStack, submitLogin, type Stack } from './support/stack.js';
+import {
+  asCaller,
+  formFields,
+  loginForTokens,
+  openLoginPage,
+  signUp,
+  startStack,
+  subjectOf,
+  submitLogin,
+  type Stack,
+} from './support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -125,5 +135,51 @@ describe('sign-up, login, tokens and logout through auth-server and user-service
     expect(afterLogout.status).toBe(400);
     // And the next authorization asks for the password again.
     await openLoginPage(stack, browser);
+  });
+
+  it('ends a demoted admin’s tokens at once, and the next sign-in carries the roles now held', async () => {
+    const asked = 'openid offline_access admin.users';
+    for (const email of ['chief@example.com', 'deputy@example.com']) {
+      expect((await signUp(stack, email, PASSWORD)).status).toBe(201);
+    }
+    await stack.grantRoles([
+      ['chief@example.com', 'admin'],
+      ['deputy@example.com', 'admin'],
+    ]);
+    const chief = await subjectOf(
+      stack,
+      (await loginForTokens(stack, 'chief@example.com', PASSWORD)).access_token,
+    );
+    const tokens = await loginForTokens(stack, 'deputy@example.com', PASSWORD, asked);
+    expect(tokens.scope).toBe(asked);
+    const deputy = await subjectOf(stack, tokens.access_token);
+    expect(await introspect(stack.auth.url, String(tokens.access_token))).toMatchObject({
+      ext: { roles: expect.arrayContaining(['admin']) },
+    });
+
+    const demoted = await fetch(`${stack.users.url}/users/${deputy}/roles`, {
+      method: 'PUT',
+      headers: {
+        ...(await asCaller(stack.identity, chief, ['admin.users'])),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ roles: ['homeowner'] }),
+    });
+    expect(demoted.status).toBe(200);
+
+    expect(await introspect(stack.auth.url, String(tokens.access_token))).toEqual({ active: false });
+    expect(await introspect(stack.auth.url, String(tokens.refresh_token))).toEqual({ active: false });
+    const refreshed = await tokenRequest(stack.auth.publicUrl, {
+      grant_type: 'refresh_token',
+      refresh_token: String(tokens.refresh_token),
+    });
+    expect(refreshed.status).toBe(400);
+    expect(await refreshed.json()).toMatchObject({ error: 'invalid_grant' });
+    const again = await loginForTokens(stack, 'deputy@example.com', PASSWORD, asked);
+    expect(again.scope).toBe('openid offline_access');
+    expect(await introspect(stack.auth.url, String(again.access_token))).toMatchObject({
+      active: true,
+      ext: { roles: ['homeowner'] },
+    });
   });
 });

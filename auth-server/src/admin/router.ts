@@ -104,10 +104,14 @@ export function adminRoutes(
       method: 'DELETE',
       path: '/admin/oauth2/auth/sessions/consent',
       handle: async (_req, url) => {
-        await flows.revokeConsentSessions(
-          queryParam(url, 'subject'),
-          url.searchParams.get('client') ?? undefined,
-        );
+        const subject = queryParam(url, 'subject');
+        const client = url.searchParams.get('client');
+        // As in Hydra, ending every grant of the subject takes an explicit all=true: a forgotten
+        // client parameter must not sign the user out of every app.
+        if (!client && url.searchParams.get('all') !== 'true') {
+          throw AdminError.badRequest('one of the query parameters client and all=true is required');
+        }
+        await flows.revokeConsentSessions(subject, client || undefined);
         return noContent;
       },
     },

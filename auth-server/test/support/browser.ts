@@ -44,11 +44,15 @@ export class Browser {
     throw new Error(`too many redirects from ${url}`);
   }
 
-  /** Posts a form the way a browser submits it. */
-  submit(url: string, fields: Record<string, string>): Promise<Response> {
+  /** Posts a form the way a browser submits it (with `headers`, the way a proxy passes it on). */
+  submit(
+    url: string,
+    fields: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     return this.request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
     });
   }

@@ -76,6 +76,11 @@ export const STACK: StackService[] = [
       HYDRA_ADMIN_URL: `http://127.0.0.1:${ports['auth-server']?.ADMIN_PORT}`,
       OAUTH2_PUBLIC_URL: `http://127.0.0.1:${ports['auth-server']?.PUBLIC_PORT}`,
       CSP_FORM_ACTION_EXTRA: APP_REDIRECT_SOURCES,
+      // Browsers reach the pages through the gateway, so without this every login would count
+      // against the gateway's address: 20 failures from anyone would lock everyone out. The gateway
+      // drops the client's X-Forwarded-For and writes the address it saw, the entry user-service
+      // reads. Only local processes can reach user-service around the gateway (loopback only).
+      CLIENT_ADDRESS_HEADER: 'x-forwarded-for',
       HIBP_URL: `http://127.0.0.1:${ports['hibp-service']?.PORT}`,
       DEVICE_SERVICE_URL: `http://127.0.0.1:${ports['device-service']?.PORT}`,
       DEVICE_SERVICE_TOKEN: secrets.get('device-service-internal-token'),

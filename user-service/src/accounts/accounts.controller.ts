@@ -59,8 +59,8 @@ export class AccountsController {
     @Param('id') id: string,
     @Body() body: unknown,
   ) {
-    // The roles themselves are read from the account, not the token: a demoted admin's token
-    // still says admin until it expires.
+    // The actor's roles are read from the account, not the token: a demoted admin's tokens are
+    // revoked, but the access proxy may still hold its answer for one of them.
     const caller = await this.callers.withScope(authorization, 'admin.users');
     const parsed = rolesBody.safeParse(body);
     if (!parsed.success) {

@@ -99,6 +99,12 @@ export class AccountsService {
       { audit: 'account.roles_changed', userId: targetId, by: actorId, roles: updated.roles },
       'roles changed',
     );
+    // Consent writes the roles into the grant, and every refresh copies them (and the admin
+    // scopes they allowed) into new tokens for as long as the grant lives. Ending the grants makes
+    // the next authorization pass consent again, which reads the roles just stored. After the
+    // update, so no consent in between can grant the old roles; on every call, even with the
+    // roles unchanged, so retrying after a failed revocation revokes.
+    await this.hydra.revokeGrants(targetId);
     return updated;
   }
 

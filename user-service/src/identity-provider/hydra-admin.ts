@@ -104,9 +104,18 @@ export class HydraAdmin {
     await this.call(() => this.api.rejectOAuth2LogoutRequest({ logoutChallenge }));
   }
 
+  /**
+   * Every grant of the subject, with every access and refresh token issued under it, at every
+   * client. The browser sessions stay: the next authorization needs no password, but passes
+   * consent again.
+   */
+  async revokeGrants(subject: string): Promise<void> {
+    await this.call(() => this.api.revokeOAuth2ConsentSessions({ subject, all: true }));
+  }
+
   /** Every grant and token of the subject, and every browser session: the account is gone. */
   async forgetSubject(subject: string): Promise<void> {
-    await this.call(() => this.api.revokeOAuth2ConsentSessions({ subject, all: true }));
+    await this.revokeGrants(subject);
     await this.call(() => this.api.revokeOAuth2LoginSessions({ subject }));
   }
 

@@ -44,19 +44,21 @@ export class LoginService {
     const email = normaliseEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254);
     const accountKey = `account:${email}`;
     const addressKey = `ip:${clientIp}`;
-    const until = await this.throttle.lockedUntil([accountKey, addressKey]);
-    if (until) {
+    const attempt = await this.throttle.reserve([
+      { key: accountKey, policy: this.accountPolicy },
+      { key: addressKey, policy: this.addressPolicy },
+    ]);
+    if (attempt.outcome === 'locked') {
       this.metrics.loginFailures.inc({ reason: 'locked' });
       this.logger.warn({ audit: 'login.failed', reason: 'locked', email, clientIp }, 'login refused: locked');
-      return { outcome: 'locked', until };
+      return attempt;
     }
+    // The attempt already counts as a failure on both keys (see ThrottleRepository.reserve).
     const user = await this.users.findByEmail(email);
     const valid = user
       ? await this.hasher.verify(password, user.passwordHash)
       : await this.hasher.verifyNobody(password);
     if (!user || !valid) {
-      await this.throttle.recordFailure(accountKey, this.accountPolicy);
-      await this.throttle.recordFailure(addressKey, this.addressPolicy);
       this.metrics.loginFailures.inc({ reason: 'bad_credentials' });
       this.logger.warn(
         { audit: 'login.failed', reason: user ? 'wrong_password' : 'unknown_account', email, clientIp },
@@ -64,7 +66,10 @@ export class LoginService {
       );
       return { outcome: 'invalid' };
     }
+    // Success ends the account's run of failures, and costs the address nothing: others behind
+    // the same address (a household, a carrier's NAT) keep their allowance.
     await this.throttle.clear(accountKey);
+    await this.throttle.refund(addressKey, attempt);
     this.logger.info({ audit: 'login.succeeded', userId: user.id, clientIp }, 'login');
     return { outcome: 'authenticated', user };
   }

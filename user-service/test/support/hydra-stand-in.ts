@@ -174,10 +174,20 @@ export class HydraStandIn {
       flow.redirectTo = `https://hydra.example/oauth2/auth?${kind}_verifier=${randomBytes(8).toString('hex')}`;
       return { status: 200, body: { redirect_to: flow.redirectTo }, schema: 'oAuth2RedirectTo' };
     }
-    if (
-      call.method === 'DELETE' &&
-      ['/admin/oauth2/auth/sessions/consent', '/admin/oauth2/auth/sessions/login'].includes(call.path)
-    ) {
+    if (call.method === 'DELETE' && call.path === '/admin/oauth2/auth/sessions/consent') {
+      // Hydra's revokeOAuth2ConsentSessions (consent/handler.go): a subject, and either one client
+      // or all=true; without both it answers 400 rather than revoke everything.
+      const { subject, client, all } = call.query;
+      if (!subject) return error(400, 'invalid_request', "Query parameter 'subject' is not defined");
+      if (all !== undefined && all !== 'true' && all !== 'false')
+        return error(400, 'invalid_request', 'all must be a boolean');
+      if (!client && all !== 'true')
+        return error(400, 'invalid_request', "Query parameter both 'client' and 'all' is not defined");
+      return { status: 204 };
+    }
+    if (call.method === 'DELETE' && call.path === '/admin/oauth2/auth/sessions/login') {
+      if (!call.query.subject && !call.query.sid)
+        return error(400, 'invalid_request', "Either 'subject' or 'sid' query parameters need to be defined");
       return { status: 204 };
     }
     return notFound();

@@ -2,6 +2,8 @@ import { createTestDatabase, laterPort, serviceTestEnv, type TestDatabase } from
 import type { RunningService } from '@spincycle/common';
 import type { RunningAuthServer } from '@spincycle/auth-server';
 import { start as startUserService } from '@spincycle/user-service';
+import type { Role } from '../../src/accounts/roles.js';
+import { grantRole } from '../../src/grant-role.js';
 import {
   APP_REDIRECT_URI,
   authorizeUrl,
@@ -22,6 +24,8 @@ export interface Stack {
   hibp: RunningHibp;
   /** Plays the access proxy's id_token mutator, the only source of callers of the account API. */
   identity: IdentityProvider;
+  /** The operator's grant-role command, run the way the service allows it: with the service stopped. */
+  grantRoles(grants: [email: string, role: Role][]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,23 +66,30 @@ export async function startStack(extra: Record<string, string> = {}): Promise<St
   });
   const registered = await registerMobileApp(auth.url);
   if (registered.status !== 201) throw new Error(`client registration answered ${registered.status}`);
-  const users = await startUserService(
-    serviceTestEnv(usersDb, {
-      PORT: String(usersPort),
-      HYDRA_ADMIN_URL: auth.url,
-      OAUTH2_PUBLIC_URL: auth.publicUrl,
-      HIBP_URL: hibp.url,
-      BCRYPT_COST: '10',
-      COOKIE_SECURE: 'false',
-      ...identityEnv(identity),
-      ...extra,
-    }),
-  );
+  const usersEnv = serviceTestEnv(usersDb, {
+    PORT: String(usersPort),
+    HYDRA_ADMIN_URL: auth.url,
+    OAUTH2_PUBLIC_URL: auth.publicUrl,
+    HIBP_URL: hibp.url,
+    BCRYPT_COST: '10',
+    COOKIE_SECURE: 'false',
+    ...identityEnv(identity),
+    ...extra,
+  });
+  let users = await startUserService(usersEnv);
   return {
     auth,
-    users,
+    get users() {
+      return users;
+    },
     hibp,
     identity,
+    async grantRoles(grants) {
+      // PGlite has one owner; user-service comes back on the port auth-server sends browsers to.
+      await users.close();
+      for (const [email, role] of grants) await grantRole(usersEnv, email, role);
+      users = await startUserService(usersEnv);
+    },
     async close() {
       await users.close();
       await auth.close();
@@ -111,10 +122,14 @@ function decodeEntities(text: string): string {
 }
 
 /** Starts an authorization in a fresh browser and stops on user-service's login page. */
-export async function openLoginPage(stack: Stack, browser = new Browser()) {
+export async function openLoginPage(stack: Stack, browser = new Browser(), scope?: string) {
   const pkce = pkcePair();
   const { response, url } = await browser.follow(
-    authorizeUrl(stack.auth.publicUrl, { code_challenge: pkce.challenge, code_challenge_method: 'S256' }),
+    authorizeUrl(stack.auth.publicUrl, {
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      ...(scope ? { scope } : {}),
+    }),
   );
   if (response.status !== 200 || !url.startsWith(`${stack.users.url}/login`)) {
     throw new Error(`expected the login page, got ${response.status} at ${url}`);
@@ -122,10 +137,18 @@ export async function openLoginPage(stack: Stack, browser = new Browser()) {
   return { browser, pkce, page: await response.text(), url };
 }
 
-/** Opens a login page in a fresh browser and submits it. */
-export async function attemptLogin(stack: Stack, email: string, password: string): Promise<Response> {
+/**
+ * Opens a login page in a fresh browser and submits it; `headers` go with the submission (the
+ * client address a proxy passes on).
+ */
+export async function attemptLogin(
+  stack: Stack,
+  email: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const { browser, page } = await openLoginPage(stack);
-  return submitLogin(stack, page, browser, email, password);
+  return submitLogin(stack, page, browser, email, password, headers);
 }
 
 export async function submitLogin(
@@ -134,8 +157,9 @@ export async function submitLogin(
   browser: Browser,
   email: string,
   password: string,
+  headers: Record<string, string> = {},
 ) {
-  return browser.submit(`${stack.users.url}/login`, { ...formFields(page), email, password });
+  return browser.submit(`${stack.users.url}/login`, { ...formFields(page), email, password }, headers);
 }
 
 /** Logs in through the pages and exchanges the code: the app's tokens for this account. */
@@ -143,8 +167,9 @@ export async function loginForTokens(
   stack: Stack,
   email: string,
   password: string,
+  scope?: string,
 ): Promise<Record<string, string>> {
-  const { browser, pkce, page } = await openLoginPage(stack);
+  const { browser, pkce, page } = await openLoginPage(stack, new Browser(), scope);
   const loggedIn = await submitLogin(stack, page, browser, email, password);
   if (loggedIn.status !== 303) throw new Error(`login answered ${loggedIn.status}`);
   const toApp = await browser.follow(loggedIn.headers.get('location') ?? '', APP_REDIRECT_URI);
