@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,19 +54,35 @@ const adminToken = await new SignJWT({ scope: 'admin.provision', roles: ['admin'
   .setExpirationTime('10m')
   .sign(privateKey);
 
+async function freePort(): Promise<number> {
+  const server = createTcpServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 for (const name of names) await admin(`CREATE DATABASE "${name}"`);
 const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
 const quiet = { LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATA_DIR: dir };
+// As in the embedded stack (tools/src/stack/services.ts): the broker may reuse cert-service's
+// answers for 30 s because cert-service tells it at once, through its admin API, when access ends.
+const brokerHttpPort = await freePort();
+const brokerAdminToken = randomBytes(24).toString('hex');
 const certService = await startCertService({
   ...quiet,
   PORT: '0',
   DATABASE_URL: urlOf(names[1] ?? ''),
   INTERNAL_API_TOKEN: TOKEN,
   SECRET_PEPPER: randomBytes(24).toString('hex'),
+  WEBHOOK_CACHE_MAX_AGE_S: '30',
+  BROKER_ADMIN_URL: `http://127.0.0.1:${brokerHttpPort}`,
+  BROKER_ADMIN_TOKEN: brokerAdminToken,
 });
 const broker = await startBroker({
   ...quiet,
-  HTTP_PORT: '0',
+  HTTP_PORT: String(brokerHttpPort),
+  ADMIN_TOKEN: brokerAdminToken,
   MQTTS_PORT: '0',
   WSS_PORT: '0',
   WS_DEV_PORT: '0',
@@ -209,6 +226,14 @@ try {
   await broker.close();
   await certService.close();
   jwks.close();
+  async function freePort(): Promise<number> {
+    const server = createTcpServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
   for (const name of names) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   rmSync(dir, { recursive: true, force: true });
 }
