@@ -226,14 +226,6 @@ try {
   await broker.close();
   await certService.close();
   jwks.close();
-  async function freePort(): Promise<number> {
-    const server = createTcpServer().listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-
   for (const name of names) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   rmSync(dir, { recursive: true, force: true });
 }
