@@ -30,6 +30,7 @@ afterEach(async () => {
   h.standIn.failWith = undefined;
   h.standIn.delayMs = 0;
   h.standIn.maxAge = undefined;
+  h.standIn.publishModifiers = undefined;
   await h.endClients();
 });
 
@@ -108,6 +109,37 @@ describe('publish and subscribe', () => {
     const publish = h.standIn.calls.filter((c) => c.hook === 'auth_on_publish').at(-1)?.body;
     expect(publish).toMatchObject({ username: 'D1', topic: 'devices/D1/state', qos: 1, retain: false });
     expect(Buffer.from(String(publish?.payload), 'base64').toString()).toBe('{"program":"cotton"}');
+  });
+
+  it('applies the topic, payload and retain rewrites of an allowed publish, and keeps its QoS', async () => {
+    h.standIn.publishModifiers = {
+      topic: 'devices/D1/state',
+      payload: Buffer.from('{"rewritten":true}').toString('base64'),
+      qos: 1,
+      retain: true,
+    };
+    const device = await connectDevice(d1);
+    const alice = await connectApp('alice', 'alice-token');
+    await alice.subscribeAsync('devices/D1/state', { qos: 1 });
+    const live = new Promise<{ topic: string; payload: string; qos: number }>((resolve) =>
+      alice.once('message', (topic, payload, packet) =>
+        resolve({ topic, payload: payload.toString(), qos: packet.qos }),
+      ),
+    );
+    await device.publishAsync('devices/D1/events', '{"as":"sent"}', { qos: 0 });
+    // The QoS rewrite is not applied: the device sent QoS 0 and must not be answered as for QoS 1.
+    expect(await live).toEqual({ topic: 'devices/D1/state', payload: '{"rewritten":true}', qos: 0 });
+    expect(device.connected).toBe(true);
+    // Retained by the rewrite: a later subscriber is handed it at once.
+    await alice.endAsync();
+    const later = await connectApp('alice', 'alice-token');
+    const retained = new Promise<{ payload: string; retain: boolean }>((resolve) =>
+      later.once('message', (_topic, payload, packet) =>
+        resolve({ payload: payload.toString(), retain: packet.retain }),
+      ),
+    );
+    await later.subscribeAsync('devices/D1/state', { qos: 1 });
+    expect(await retained).toEqual({ payload: '{"rewritten":true}', retain: true });
   });
 
   it("refuses a stranger's subscription with QoS 128", async () => {

@@ -16,6 +16,8 @@ export interface StandIn {
   delayMs: number;
   /** Send `cache-control: max-age=<n>` with every answer. */
   maxAge: number | undefined;
+  /** Rewrites to send with every allowed auth_on_publish, as cert-service may. */
+  publishModifiers: Record<string, unknown> | undefined;
   crl: string;
   /** Resolves once the calls received so far satisfy the predicate. */
   until(predicate: (calls: StandIn['calls']) => boolean): Promise<void>;
@@ -26,7 +28,11 @@ const devicePasswords: Record<string, string> = { D1: 'd1-secret', D2: 'd2-secre
 const userTokens: Record<string, string> = { alice: 'alice-token', bob: 'bob-token' };
 const owned: Record<string, string[]> = { alice: ['D1'], bob: [] };
 
-function decide(hook: string, body: Record<string, unknown>): unknown {
+function decide(
+  hook: string,
+  body: Record<string, unknown>,
+  publishModifiers: Record<string, unknown> | undefined,
+): unknown {
   const username = typeof body.username === 'string' ? body.username : '';
   const deny = { result: { error: 'not_allowed' } };
   switch (hook) {
@@ -38,9 +44,8 @@ function decide(hook: string, body: Record<string, unknown>): unknown {
     }
     case 'auth_on_publish': {
       const topic = String(body.topic);
-      return topic === `devices/${username}/state` || topic === `devices/${username}/events`
-        ? { result: 'ok' }
-        : deny;
+      if (topic !== `devices/${username}/state` && topic !== `devices/${username}/events`) return deny;
+      return publishModifiers ? { result: 'ok', modifiers: publishModifiers } : { result: 'ok' };
     }
     case 'auth_on_subscribe': {
       const topics = body.topics as { topic: string; qos: number }[];
@@ -65,6 +70,7 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
     failWith: undefined,
     delayMs: 0,
     maxAge: undefined,
+    publishModifiers: undefined,
     crl,
     until: (predicate) =>
       new Promise((resolve) => {
@@ -95,7 +101,7 @@ export async function startStandIn(ca: string, crl: string): Promise<StandIn> {
             'content-type': 'application/json',
             ...(state.maxAge !== undefined ? { 'cache-control': `max-age=${state.maxAge}` } : {}),
           })
-          .end(JSON.stringify(decide(hook, body)));
+          .end(JSON.stringify(decide(hook, body, state.publishModifiers)));
       }, state.delayMs);
     });
   });

@@ -188,7 +188,10 @@ export class Authorizer {
         this.refuse('publish', decision.reason, { clientId: client.id, topic: packet.topic });
         return new Error('not authorized');
       }
-      Object.assign(packet, decision.value);
+      // aedes answers the publish by its QoS after this hook (PUBACK for 1, PUBREC for 2, nothing
+      // for 0): a QoS rewrite would answer what the client never sent, so it is not applied here.
+      const { qos: _qos, ...rewrite } = decision.value;
+      Object.assign(packet, rewrite);
       this.options.metrics.messagesIn.inc();
       return null;
     } catch (err) {
