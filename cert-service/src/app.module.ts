@@ -9,6 +9,11 @@ import { InternalController } from './facts/internal.controller.js';
 import { InternalTokenGuard } from './facts/internal-token.guard.js';
 import { SecretHasher } from './facts/secret-hasher.js';
 import { TokenIntrospector } from './oauth/token-introspector.js';
+import {
+  BACKEND_REVOCATIONS_OBSERVER,
+  BackendRevocations,
+  type BackendRevocationsObserver,
+} from './pki/backend-revocations.js';
 import { CertificatesRepository } from './pki/certificates.repository.js';
 import { CertificatesService } from './pki/certificates.service.js';
 import { pkiBackendProvider } from './pki/pki-backend.provider.js';
@@ -27,6 +32,8 @@ export interface CertServiceEmbedding {
    * certificate near its end; no environment variable or API reaches it.
    */
   deviceCertificateDays?: number;
+  /** Handed the backend revocations, so a test can run a retry pass instead of waiting for the timer. */
+  onBackendRevocations?: BackendRevocationsObserver;
 }
 
 @Module({})
@@ -49,6 +56,10 @@ export class AppModule {
         TokenIntrospector,
         CertificatesRepository,
         CertificatesService,
+        BackendRevocations,
+        ...(embedding.onBackendRevocations
+          ? [{ provide: BACKEND_REVOCATIONS_OBSERVER, useValue: embedding.onBackendRevocations }]
+          : []),
         pkiBackendProvider,
         BrokerAuthorizer,
         RenewalNotices,

@@ -75,6 +75,11 @@ export const config = {
     fallback: 'http://127.0.0.1:4455/v1/pki/enrolments',
   }),
   PKI_BACKEND: env.oneOf(['local', 'vault'] as const, 'local', 'Which CA signs device certificates'),
+  PKI_REVOKE_RETRY_MS: env.integer(
+    60_000,
+    'How often revocations the PKI backend refused or missed are sent again (also once at start)',
+    { min: 1000, max: 3_600_000 },
+  ),
   CA_KEY_ENCRYPTION_KEY: env.optionalSecret(
     'Base64 of 32 bytes that encrypt the local CA key (AES-256-GCM); when unset a 0600 key file under DATA_DIR is used',
     44,

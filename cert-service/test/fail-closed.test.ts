@@ -2,7 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, openDatabase, parseConfig, type ServiceDatabase } from '@spincycle/common';
+import {
+  createLogger,
+  createMetrics,
+  openDatabase,
+  parseConfig,
+  type ServiceDatabase,
+} from '@spincycle/common';
 import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationCache } from '../src/acl/authorization-cache.js';
@@ -13,6 +19,7 @@ import { FactsRepository } from '../src/facts/facts.repository.js';
 import { FactsService } from '../src/facts/facts.service.js';
 import { SecretHasher } from '../src/facts/secret-hasher.js';
 import { TokenIntrospector } from '../src/oauth/token-introspector.js';
+import { BackendRevocations } from '../src/pki/backend-revocations.js';
 import { CertificatesRepository } from '../src/pki/certificates.repository.js';
 import { CertificatesService } from '../src/pki/certificates.service.js';
 import { LocalCa } from '../src/pki/local-ca.js';
@@ -73,6 +80,9 @@ beforeAll(async () => {
     cache,
     logger,
     brokers,
+    new BackendRevocations(ca, certificatesRepository, settings, logger, {
+      metrics: createMetrics('cert-service'),
+    }),
     365,
   );
   const authorizer = new BrokerAuthorizer(

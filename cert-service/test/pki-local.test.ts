@@ -221,6 +221,57 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
     expect(renewal.status).toBe(403);
   });
 
+  it('refuses enrolment by an unused secret to a suspended or revoked device, the same way, without spending it', async () => {
+    const setStatus = (id: string, status: string, withSecret: boolean) =>
+      sut.expectOk(
+        sut.internal('PUT', `/devices/${id}`, {
+          status,
+          ownerId: null,
+          ...(withSecret ? { enrolmentSecret: secret(id) } : {}),
+        }),
+      );
+    await provision('washer-stolen');
+    await setStatus('washer-stolen', 'suspended', false);
+    await provision('washer-deleted');
+    await setStatus('washer-deleted', 'revoked', true);
+    const keys = await makeCsr();
+    for (const id of ['washer-stolen', 'washer-deleted']) {
+      const refused = await enrol({ deviceId: id, csr: keys.csrPem, enrolmentSecret: secret(id) });
+      expect([refused.status, refused.body]).toMatchObject([403, { message: 'enrolment not authorised' }]);
+      expect((await sut.internal('GET', `/devices/${id}/certificates`)).body).toEqual([]);
+    }
+    // Reinstated, the device still holds its one-time secret.
+    await setStatus('washer-stolen', 'active', false);
+    await sut.expectOk(
+      enrol({ deviceId: 'washer-stolen', csr: keys.csrPem, enrolmentSecret: secret('washer-stolen') }),
+      201,
+    );
+  });
+
+  it('refuses renewal to a suspended device, the same way, and renews once it is active again', async () => {
+    await provision('washer-paused');
+    const current = await makeCsr();
+    const enrolled = (
+      await sut.expectOk(
+        enrol({ deviceId: 'washer-paused', csr: current.csrPem, enrolmentSecret: secret('washer-paused') }),
+        201,
+      )
+    ).body as Enrolled;
+    const next = await makeCsr();
+    const renewal = () =>
+      enrol({
+        deviceId: 'washer-paused',
+        csr: next.csrPem,
+        certificate: enrolled.certificate,
+        proof: renewalProof(current.privateKeyPem, next.csrDer),
+      });
+    await sut.expectOk(sut.internal('PUT', '/devices/washer-paused', { status: 'suspended', ownerId: null }));
+    const refused = await renewal();
+    expect([refused.status, refused.body]).toMatchObject([403, { message: 'enrolment not authorised' }]);
+    await sut.expectOk(sut.internal('PUT', '/devices/washer-paused', { status: 'active', ownerId: null }));
+    await sut.expectOk(renewal(), 201);
+  });
+
   it('issues a legacy key and certificate once, keeping only the serial', async () => {
     await provision('old-washer');
     const issued = await sut.expectOk(sut.internal('POST', '/devices/old-washer/legacy-credentials'), 201);

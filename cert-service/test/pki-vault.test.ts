@@ -1,10 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase, serviceTestEnv, type TestDatabase } from '@spincycle/common/testing';
+import type { RunningService } from '@spincycle/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startWith } from '../src/app.js';
+import type { BackendRevocations } from '../src/pki/backend-revocations.js';
 import { VaultPki } from '../src/pki/vault-pki.js';
 import { x509 } from '../src/pki/x509.js';
-import { CertServiceUnderTest } from './support/cert-service.js';
+import { CertServiceUnderTest, INTERNAL_TOKEN } from './support/cert-service.js';
 import { makeCsr } from './support/device-keys.js';
 import { VaultServer } from './support/vault-server.js';
 
@@ -18,6 +22,7 @@ beforeAll(async () => {
 afterAll(() => vault.stop());
 afterEach(() => {
   vault.role = { useCsrCommonName: false, serverFlag: false };
+  vault.revokeFailure = undefined;
 });
 
 describe('Vault PKI backend against a stand-in built from the Vault API reference', () => {
@@ -153,5 +158,71 @@ describe(`cert-service with PKI_BACKEND=vault (${process.env.DATABASE_URL ? 'Pos
     const crl = await sut.request('GET', '/v1/pki/crl.pem');
     expect(new x509.X509Crl(crl.text).entries.map((e) => e.serialNumber.toLowerCase())).toContain(serial);
     expect((await sut.request('GET', '/v1/pki/ca')).text).toBe(vault.caPem());
+  });
+});
+
+describe('revocations Vault did not take', () => {
+  let database: TestDatabase;
+  let service: RunningService;
+  let revocations: BackendRevocations | undefined;
+  const internal = (method: string, path: string, body?: unknown) =>
+    fetch(`${service.url}/internal/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${INTERNAL_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const pendingGauge = async () => {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    return Number(/^cert_pki_backend_revocations_pending\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('pki-vault-retry');
+    service = await startWith({ onBackendRevocations: (r) => (revocations = r) })(
+      serviceTestEnv(database, {
+        PORT: '0',
+        INTERNAL_API_TOKEN: INTERNAL_TOKEN,
+        SECRET_PEPPER: 'pepper-for-tests-0123456789abcdef-0123',
+        PKI_BACKEND: 'vault',
+        VAULT_ADDR: endpoint,
+        VAULT_TOKEN: 'root-token-for-tests',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await service.close();
+    await database.drop();
+  });
+
+  it('keeps a revocation Vault refused pending, counts it, and sends it again once Vault is back', async () => {
+    const put = await internal('PUT', '/devices/old-washer-v', {
+      status: 'active',
+      ownerId: null,
+      mqttPassword: 'old-washer-v-mqtt-password',
+    });
+    expect(put.status).toBe(200);
+    const issued = await internal('POST', '/devices/old-washer-v/legacy-credentials');
+    const { serial } = (await issued.json()) as { serial: string };
+    vault.revokeFailure = { status: 503, errors: ['Vault is sealed'] };
+    const revoked = await internal('POST', `/certificates/${serial}/revoke`, { reason: 'stolen' });
+    // cert-service's own record is revoked regardless: the broker refuses the serial from it.
+    expect([revoked.status, await revoked.json()]).toMatchObject([200, { status: 'revoked' }]);
+    expect(vault.calls.at(-1)?.path).toBe('/v1/pki/revoke');
+    expect(vault.revoked.has(serial)).toBe(false);
+    expect(await pendingGauge()).toBe(1);
+
+    await revocations?.retryPending();
+    expect(vault.revoked.has(serial)).toBe(false);
+    expect(await pendingGauge()).toBe(1);
+
+    vault.revokeFailure = undefined;
+    await revocations?.retryPending();
+    expect(vault.revoked.has(serial)).toBe(true);
+    expect(await pendingGauge()).toBe(0);
+    const crl = new x509.X509Crl(await (await fetch(`${service.url}/v1/pki/crl.pem`)).text());
+    expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).toContain(serial);
   });
 });

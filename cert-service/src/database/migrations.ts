@@ -59,4 +59,27 @@ export class CreateAuthorizationFacts1764000000000 implements MigrationInterface
   }
 }
 
-export const migrations = [CreateAuthorizationFacts1764000000000];
+/**
+ * Revocations the PKI backend has not confirmed yet. Set in the same statement that revokes the
+ * record, so a crash or an unreachable Vault between the two cannot leave a serial off Vault's
+ * CRL, which VerneMQ's crlfile reads.
+ */
+export class AddBackendRevocationPending1765000000000 implements MigrationInterface {
+  name = 'AddBackendRevocationPending1765000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'ALTER TABLE certificates ADD COLUMN backend_revocation_pending boolean NOT NULL DEFAULT false',
+    );
+    await q.query(
+      'CREATE INDEX certificates_backend_revocation_pending ON certificates (revoked_at) WHERE backend_revocation_pending',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX certificates_backend_revocation_pending');
+    await q.query('ALTER TABLE certificates DROP COLUMN backend_revocation_pending');
+  }
+}
+
+export const migrations = [CreateAuthorizationFacts1764000000000, AddBackendRevocationPending1765000000000];

@@ -174,7 +174,9 @@ export class FactsRepository {
   /** Spends the one-time enrolment secret; false when another enrolment spent it first. */
   async consumeEnrolmentSecret(deviceId: string, hash: Buffer): Promise<boolean> {
     const [, count]: [unknown, number] = await this.db.query(
-      'UPDATE devices SET enrolment_secret_hash = NULL, updated_at = now() WHERE id = $1 AND enrolment_secret_hash = $2',
+      // Spent only while the device is active: one suspended since its status was read keeps it.
+      `UPDATE devices SET enrolment_secret_hash = NULL, updated_at = now()
+       WHERE id = $1 AND enrolment_secret_hash = $2 AND status = 'active'`,
       [deviceId, hash],
     );
     return count > 0;

@@ -94,7 +94,8 @@ export class CertificatesRepository {
   ): Promise<CertificateRecord[]> {
     const [column, value] = 'serial' in where ? ['serial', where.serial] : ['device_id', where.deviceId];
     const rows: [CertificateRow[], number] = await this.db.query(
-      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = $2
+      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = $2,
+         backend_revocation_pending = true
        WHERE ${column} = $1 AND status = 'active' RETURNING ${COLUMNS}`,
       [value, reason],
     );
@@ -107,7 +108,8 @@ export class CertificatesRepository {
    */
   async revokeReplacedBy(current: CertificateRecord): Promise<CertificateRecord[]> {
     const rows: [CertificateRow[], number] = await this.db.query(
-      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 'superseded'
+      `UPDATE certificates SET status = 'revoked', revoked_at = now(), revocation_reason = 'superseded',
+         backend_revocation_pending = true
        WHERE device_id = $1 AND status = 'active' AND serial <> $2
          AND created_at < (SELECT created_at FROM certificates WHERE serial = $2)
        RETURNING ${COLUMNS}`,
@@ -121,5 +123,31 @@ export class CertificatesRepository {
       "SELECT serial, revoked_at FROM certificates WHERE status = 'revoked' AND not_after > now() ORDER BY revoked_at",
     );
     return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
+  }
+
+  /**
+   * Revoked serials the PKI backend has not confirmed, oldest first. An expired certificate needs
+   * no CRL entry, so it is no longer waited for.
+   */
+  async pendingBackendRevocations(limit: number): Promise<string[]> {
+    const rows: { serial: string }[] = await this.db.query(
+      `SELECT serial FROM certificates WHERE backend_revocation_pending AND not_after > now()
+       ORDER BY revoked_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.serial);
+  }
+
+  async countPendingBackendRevocations(): Promise<number> {
+    const rows: { count: number | string }[] = await this.db.query(
+      'SELECT count(*) AS count FROM certificates WHERE backend_revocation_pending AND not_after > now()',
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  async backendRevocationConfirmed(serial: string): Promise<void> {
+    await this.db.query('UPDATE certificates SET backend_revocation_pending = false WHERE serial = $1', [
+      serial,
+    ]);
   }
 }

@@ -8,6 +8,7 @@ import { AuthorizationCache } from '../acl/authorization-cache.js';
 import { FactsRepository } from '../facts/facts.repository.js';
 import { SecretHasher } from '../facts/secret-hasher.js';
 import { DEVICE_CERTIFICATE_DAYS } from '../tokens.js';
+import { BackendRevocations } from './backend-revocations.js';
 import { CertificatesRepository, type CertificateRecord } from './certificates.repository.js';
 import {
   normalizeSerial,
@@ -38,27 +39,44 @@ export class CertificatesService {
     private readonly cache: AuthorizationCache,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly brokers: BrokerSessions,
+    private readonly backendRevocations: BackendRevocations,
     @Inject(DEVICE_CERTIFICATE_DAYS) private readonly validityDays: number,
   ) {}
 
   async enrol(deviceId: string, csrPem: string, proof: EnrolmentProof): Promise<SignedCertificate> {
     const csr = await this.verifiedCsr(csrPem);
-    if (proof.kind === 'enrolment-secret') {
-      const stored = await this.facts.enrolmentSecretHash(deviceId);
-      // Spent atomically, so two enrolments racing with one secret cannot both pass.
-      if (!this.hasher.matches('enrolment-secret', proof.secret, stored) || stored === null) {
-        throw new EnrolmentRefused('enrolment secret invalid or already used');
+    try {
+      await this.checkProof(deviceId, csr, proof);
+    } catch (err) {
+      // The device hears only "not authorised" (no oracle); the log says why.
+      if (err instanceof EnrolmentRefused) {
+        this.logger.warn({ deviceId, via: proof.kind, reason: err.message }, 'device enrolment refused');
       }
-      if (!(await this.facts.consumeEnrolmentSecret(deviceId, stored))) {
-        throw new EnrolmentRefused('enrolment secret invalid or already used');
-      }
-    } else {
-      await this.checkRenewalProof(deviceId, csr, proof);
+      throw err;
     }
     const signed = await this.backend.signCsr({ csrPem, deviceId, validityDays: this.validityDays });
     await this.certificates.record({ ...signed, deviceId, issuedVia: 'csr' });
     this.logger.info({ deviceId, serial: signed.serial, via: proof.kind }, 'device certificate issued');
     return signed;
+  }
+
+  private async checkProof(
+    deviceId: string,
+    csr: x509.Pkcs10CertificateRequest,
+    proof: EnrolmentProof,
+  ): Promise<void> {
+    // Checked before the secret is spent, so a suspended device enrols with it once reinstated.
+    const status = (await this.facts.findDevice(deviceId))?.status;
+    if (status !== 'active') throw new EnrolmentRefused(`device ${status ?? 'unknown'}, not active`);
+    if (proof.kind === 'current-certificate') return this.checkRenewalProof(deviceId, csr, proof);
+    const stored = await this.facts.enrolmentSecretHash(deviceId);
+    // Spent atomically, so two enrolments racing with one secret cannot both pass.
+    if (!this.hasher.matches('enrolment-secret', proof.secret, stored) || stored === null) {
+      throw new EnrolmentRefused('enrolment secret invalid or already used');
+    }
+    if (!(await this.facts.consumeEnrolmentSecret(deviceId, stored))) {
+      throw new EnrolmentRefused('enrolment secret invalid or already used');
+    }
   }
 
   /** Key and certificate made by the CA for devices that cannot make keys; only the serial is kept. */
@@ -145,17 +163,8 @@ export class CertificatesService {
         'device certificate revoked',
       );
     }
-    // The record is authoritative for the broker at once; the backend's CRL follows.
-    for (const record of records) {
-      try {
-        await this.backend.revoke(record.serial);
-      } catch (err) {
-        this.logger.error(
-          { serial: record.serial, err: (err as Error).message },
-          'PKI backend revocation failed',
-        );
-      }
-    }
+    // The record is authoritative for the broker at once; the backend's CRL follows, retried if need be.
+    await this.backendRevocations.revokeAtBackend(records.map((r) => r.serial));
     if (records.length > 0) this.brokers.certificatesRevoked();
     return records;
   }
@@ -200,8 +209,7 @@ export class CertificatesService {
       proof.signature,
     );
     const stillValid = await this.presentedCertificateValid(deviceId, current.raw, now);
-    const device = await this.facts.findDevice(deviceId);
-    if (!issuedByUs || !signatureValid || !stillValid || device?.status !== 'active') {
+    if (!issuedByUs || !signatureValid || !stillValid) {
       throw new EnrolmentRefused('current certificate invalid, revoked, expired or not this device');
     }
   }

@@ -24,6 +24,8 @@ export class VaultServer {
   readonly calls: VaultCall[] = [];
   readonly revoked = new Map<string, Date>();
   role = { useCsrCommonName: false, serverFlag: false };
+  /** When set, pki/revoke answers with it, as Vault does when sealed or its storage is down. */
+  revokeFailure: { status: number; errors: string[] } | undefined;
   readonly tokens = new Set<string>(['root-token-for-tests']);
   private server: Server | undefined;
   private ca!: { certificate: x509.X509Certificate; keys: KeyPair };
@@ -87,6 +89,7 @@ export class VaultServer {
     if (req.method === 'POST' && path === '/v1/pki/sign/device') return this.sign(body, false);
     if (req.method === 'POST' && path === '/v1/pki/issue/device') return this.sign(body, true);
     if (req.method === 'POST' && path === '/v1/pki/revoke') {
+      if (this.revokeFailure) return [this.revokeFailure.status, { errors: this.revokeFailure.errors }];
       const serial = String(body.serial_number ?? '');
       if (!/^([0-9a-f]{2}[:-])*[0-9a-f]{2}$/.test(serial))
         return [400, { errors: ['invalid serial number'] }];
