@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readDeviceMessage } from './device-message.js';
 import type { IncomingEvent } from './events.repository.js';
 
 /** Largest event payload stored; anything longer is a dead letter. */
@@ -24,23 +25,15 @@ export type ParsedMessage = { event: IncomingEvent } | { deadLetter: string };
 
 /** One MQTT message: a storable event, or the reason it goes to the dead letters. */
 export function parseEventMessage(topic: string, payload: Buffer, receivedAt: Date): ParsedMessage {
-  const deviceId = TOPIC.exec(topic)?.[1];
-  if (deviceId === undefined) return { deadLetter: 'topic is not devices/{id}/events' };
-  if (payload.length > MAX_EVENT_BYTES) return { deadLetter: `payload exceeds ${MAX_EVENT_BYTES} bytes` };
-  let json: unknown;
-  try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return { deadLetter: 'payload is not JSON' };
-  }
-  const result = eventMessageSchema.safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (i) => `${i.path.map(String).join('.') || 'payload'}: ${i.message}`,
-    );
-    return { deadLetter: problems.join('; ') };
-  }
-  const { id, type, time, data } = result.data;
+  const read = readDeviceMessage(topic, payload, {
+    pattern: TOPIC,
+    channel: 'events',
+    maxBytes: MAX_EVENT_BYTES,
+    schema: eventMessageSchema,
+  });
+  if ('deadLetter' in read) return read;
+  const { deviceId } = read;
+  const { id, type, time, data } = read.message;
   return {
     event: {
       deviceId,

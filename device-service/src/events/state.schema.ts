@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readDeviceMessage } from './device-message.js';
 
 /** Largest state payload recorded; a state is a snapshot for the app, not a log. */
 export const MAX_STATE_BYTES = 4 * 1024;
@@ -56,25 +57,17 @@ export function parseStateMessage(
   receivedAt: Date,
   retained = false,
 ): ParsedState {
-  const deviceId = TOPIC.exec(topic)?.[1];
-  if (deviceId === undefined) return { deadLetter: 'topic is not devices/{id}/state' };
-  if (payload.length > MAX_STATE_BYTES) return { deadLetter: `payload exceeds ${MAX_STATE_BYTES} bytes` };
-  let json: unknown;
-  try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return { deadLetter: 'payload is not JSON' };
-  }
-  const result = deviceStateSchema.safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (i) => `${i.path.map(String).join('.') || 'payload'}: ${i.message}`,
-    );
-    return { deadLetter: problems.join('; ') };
-  }
-  const deviceTime = result.data.time === undefined ? undefined : new Date(result.data.time);
+  const read = readDeviceMessage(topic, payload, {
+    pattern: TOPIC,
+    channel: 'state',
+    maxBytes: MAX_STATE_BYTES,
+    schema: deviceStateSchema,
+  });
+  if ('deadLetter' in read) return read;
+  const { deviceId, message: state } = read;
+  const deviceTime = state.time === undefined ? undefined : new Date(state.time);
   // A device clock running ahead would otherwise pin a state that no later, correctly timed one
   // could replace ("never overwrite a newer state with an older one").
   const at = deviceTime && deviceTime.getTime() <= receivedAt.getTime() ? deviceTime : receivedAt;
-  return { state: { deviceId, state: result.data, at, replayed: retained } };
+  return { state: { deviceId, state, at, replayed: retained } };
 }
