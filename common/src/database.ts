@@ -196,3 +196,13 @@ export async function pgliteTemplate(logger?: Logger): Promise<Blob> {
   logger?.info({ file }, 'prepared the PGlite cluster template');
   return blob;
 }
+
+/**
+ * Whether a query failed on a unique constraint (SQLSTATE 23505). TypeORM wraps the driver's
+ * error and copies its fields, so the code is on either; PGlite and pg both report it.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, driverError } = err as { code?: unknown; driverError?: { code?: unknown } };
+  return code === '23505' || driverError?.code === '23505';
+}

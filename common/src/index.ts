@@ -13,3 +13,4 @@ export * from './tls.js';
 export * from './lockout.js';
 export * from './secrets.js';
 export * from './x509-trust.js';
+export * from './mqtt.js';

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import mqtt, { type MqttClient } from 'mqtt';
+import { connectAsService } from '@spincycle/common';
+import type { MqttClient } from 'mqtt';
 
 export interface OtaPublisherOptions {
   url: string;
@@ -11,24 +10,13 @@ export interface OtaPublisherOptions {
 
 /**
  * cert-service's own MQTT connection, as its service identity, for messages to devices' `ota`
- * topics. It is opened at start and kept open; mqtt.js reconnects and holds QoS 1 messages sent
- * while the broker is away until it is back.
+ * topics.
  */
 export class OtaPublisher {
   private readonly client: MqttClient;
 
   constructor(options: OtaPublisherOptions) {
-    this.client = mqtt.connect(options.url, {
-      // A service may hold several connections, each with a client id "<service id>:<anything>".
-      clientId: `${options.serviceId}:renewal-notices:${randomUUID().slice(0, 8)}`,
-      username: options.serviceId,
-      password: options.secret,
-      clean: true,
-      reconnectPeriod: 1000,
-      ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
-    });
-    // A broker that is down or refuses us is seen per message; it must not end the process.
-    this.client.on('error', () => undefined);
+    this.client = connectAsService({ ...options, purpose: 'renewal-notices' });
   }
 
   /** Resolves once the broker acknowledged the message (QoS 1). */

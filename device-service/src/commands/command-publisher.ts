@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import mqtt, { type MqttClient } from 'mqtt';
+import { connectAsService } from '@spincycle/common';
+import type { MqttClient } from 'mqtt';
 import { CommandNotDelivered } from '../errors.js';
 import type { DeviceSettings } from '../devices/models.js';
 
@@ -56,18 +56,11 @@ export class MqttCommandPublisher implements CommandPublisher {
   private readonly client: MqttClient;
 
   constructor(private readonly options: MqttCommandPublisherOptions) {
-    this.client = mqtt.connect(options.url, {
-      // Users and services connect as `<username>:<anything>` (docs/protocol.md, identities).
-      clientId: `${options.serviceId}:commands:${randomUUID().slice(0, 8)}`,
-      username: options.serviceId,
-      password: options.secret,
-      clean: true,
-      reconnectPeriod: 1000,
-      connectTimeout: options.timeoutMs,
-      ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
+    this.client = connectAsService({
+      ...options,
+      purpose: 'commands',
+      connectTimeoutMs: options.timeoutMs,
     });
-    // Errors surface per command; a connection error here must not end the process.
-    this.client.on('error', () => undefined);
   }
 
   async sendSettings(deviceId: string, settings: DeviceSettings): Promise<SettingsCommand> {

@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { isUniqueViolation } from '@spincycle/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DeviceStatus } from '../cert-service/cert-service.client.js';
 import { SerialTaken } from '../errors.js';
 import type { DeviceState, IncomingState } from '../events/state.schema.js';
 import type { DeviceSettings } from './models.js';
-
-const isUniqueViolation = (err: unknown): boolean =>
-  typeof err === 'object' &&
-  err !== null &&
-  'driverError' in err &&
-  (err.driverError as { code?: string }).code === '23505';
 
 export interface DeviceView {
   id: string;

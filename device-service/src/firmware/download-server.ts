@@ -46,15 +46,7 @@ export class FirmwareDownloadServer {
   async start(trust: DeviceTrust): Promise<AddressInfo> {
     this.trust = trust;
     const server = createServer(
-      {
-        ...SECURE_TLS_OPTIONS,
-        key: this.options.identity.key,
-        cert: this.options.identity.cert,
-        ca: trust.ca,
-        crl: trust.crl,
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
+      { ...this.secureContext(trust), requestCert: true, rejectUnauthorized: true },
       (req, res) => {
         this.handle(req, res).catch((err: unknown) => {
           this.logger.error({ err }, 'firmware download failed');
@@ -84,16 +76,16 @@ export class FirmwareDownloadServer {
     try {
       const trust = await loadDeviceTrust(this.options.caUrl, this.options.crlUrl);
       this.trust = trust;
-      this.server?.setSecureContext({
-        ...SECURE_TLS_OPTIONS,
-        key: this.options.identity.key,
-        cert: this.options.identity.cert,
-        ca: trust.ca,
-        crl: trust.crl,
-      });
+      this.server?.setSecureContext(this.secureContext(trust));
     } catch (err) {
       this.logger.warn({ reason: (err as Error).message }, 'device CRL refresh failed; keeping the last one');
     }
+  }
+
+  /** What the handshake verifies clients against; replaced whole when the CRL changes. */
+  private secureContext(trust: DeviceTrust) {
+    const { identity } = this.options;
+    return { ...SECURE_TLS_OPTIONS, key: identity.key, cert: identity.cert, ca: trust.ca, crl: trust.crl };
   }
 
   async stop(): Promise<void> {

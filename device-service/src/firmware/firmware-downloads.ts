@@ -31,8 +31,9 @@ export class FirmwareDownloads implements OnApplicationBootstrap, OnApplicationS
   async onApplicationBootstrap(): Promise<void> {
     const c = this.config;
     if (c.FIRMWARE_DOWNLOAD_PORT === undefined || !this.firmware) return;
-    const caUrl = `${c.CERT_SERVICE_URL.replace(/\/+$/, '')}/v1/pki/ca`;
-    const crlUrl = `${c.CERT_SERVICE_URL.replace(/\/+$/, '')}/v1/pki/crl.pem`;
+    const certService = c.CERT_SERVICE_URL.replace(/\/+$/, '');
+    const caUrl = `${certService}/v1/pki/ca`;
+    const crlUrl = `${certService}/v1/pki/crl.pem`;
     const identity = await loadServerIdentity({
       certFile: c.FIRMWARE_TLS_CERT_FILE,
       keyFile: c.FIRMWARE_TLS_KEY_FILE,

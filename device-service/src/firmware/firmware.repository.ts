@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { isUniqueViolation } from '@spincycle/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { DeviceStatus } from '../cert-service/cert-service.client.js';
 import { FirmwareVersionExists } from '../errors.js';
@@ -8,6 +9,8 @@ export interface Firmware {
   id: string;
   model: string;
   version: string;
+  /** The version's numbers as stored beside it, for ordering without parsing again. */
+  parsedVersion: FirmwareVersion;
   sizeBytes: number;
   sha256: Buffer;
   signature: Buffer;
@@ -16,7 +19,7 @@ export interface Firmware {
   uploadedAt: Date;
 }
 
-export type NewFirmware = Omit<Firmware, 'uploadedAt'> & { parsedVersion: FirmwareVersion };
+export type NewFirmware = Omit<Firmware, 'uploadedAt'>;
 
 /** A device a rollout may reach, with what it runs and the newest version already offered to it. */
 export interface RolloutTarget {
@@ -39,6 +42,9 @@ interface FirmwareRow {
   id: string;
   model: string;
   version: string;
+  version_major: number;
+  version_minor: number;
+  version_patch: number;
   size_bytes: string;
   sha256: Buffer;
   signature: Buffer;
@@ -47,12 +53,14 @@ interface FirmwareRow {
   uploaded_at: Date;
 }
 
-const COLUMNS = 'id, model, version, size_bytes, sha256, signature, signing_key_id, uploaded_by, uploaded_at';
+const COLUMNS =
+  'id, model, version, version_major, version_minor, version_patch, size_bytes, sha256, signature, signing_key_id, uploaded_by, uploaded_at';
 
 const toFirmware = (row: FirmwareRow): Firmware => ({
   id: row.id,
   model: row.model,
   version: row.version,
+  parsedVersion: { major: row.version_major, minor: row.version_minor, patch: row.version_patch },
   sizeBytes: Number(row.size_bytes),
   sha256: row.sha256,
   signature: row.signature,
@@ -61,11 +69,21 @@ const toFirmware = (row: FirmwareRow): Firmware => ({
   uploadedAt: row.uploaded_at,
 });
 
-const isUniqueViolation = (err: unknown): boolean =>
-  typeof err === 'object' &&
-  err !== null &&
-  'driverError' in err &&
-  (err.driverError as { code?: string }).code === '23505';
+interface TargetRow {
+  id: string;
+  model: string;
+  status: DeviceStatus;
+  firmware_version: string | null;
+}
+
+const TARGET_COLUMNS = 'id, model, status, firmware_version';
+
+const toTarget = (r: TargetRow): RolloutTarget => ({
+  id: r.id,
+  model: r.model,
+  status: r.status,
+  firmwareVersion: r.firmware_version,
+});
 
 /** The only code that reads or writes the firmware catalogue and its rollouts. */
 @Injectable()
@@ -123,34 +141,22 @@ export class FirmwareRepository {
 
   /** The named devices, or with no names every device of the model. */
   async targets(model: string, deviceIds: readonly string[] | null): Promise<RolloutTarget[]> {
-    const rows: { id: string; model: string; status: DeviceStatus; firmware_version: string | null }[] =
+    const rows: TargetRow[] =
       deviceIds === null
-        ? await this.db.query(
-            'SELECT id, model, status, firmware_version FROM devices WHERE model = $1 ORDER BY id',
-            [model],
-          )
+        ? await this.db.query(`SELECT ${TARGET_COLUMNS} FROM devices WHERE model = $1 ORDER BY id`, [model])
         : await this.db.query(
-            'SELECT id, model, status, firmware_version FROM devices WHERE id = ANY($1::text[]) ORDER BY id',
+            `SELECT ${TARGET_COLUMNS} FROM devices WHERE id = ANY($1::text[]) ORDER BY id`,
             [deviceIds],
           );
-    return rows.map((r) => ({
-      id: r.id,
-      model: r.model,
-      status: r.status,
-      firmwareVersion: r.firmware_version,
-    }));
+    return rows.map(toTarget);
   }
 
   /** The device's own facts for a download: whether it is active, its model and what it runs. */
   async downloader(deviceId: string): Promise<RolloutTarget | null> {
-    const rows: { id: string; model: string; status: DeviceStatus; firmware_version: string | null }[] =
-      await this.db.query('SELECT id, model, status, firmware_version FROM devices WHERE id = $1', [
-        deviceId,
-      ]);
-    const row = rows[0];
-    return row
-      ? { id: row.id, model: row.model, status: row.status, firmwareVersion: row.firmware_version }
-      : null;
+    const rows: TargetRow[] = await this.db.query(`SELECT ${TARGET_COLUMNS} FROM devices WHERE id = $1`, [
+      deviceId,
+    ]);
+    return rows[0] ? toTarget(rows[0]) : null;
   }
 
   async recordOffer(firmwareId: string, deviceId: string, offeredBy: string): Promise<void> {

@@ -199,7 +199,7 @@ export class FirmwareService {
     if (device.status !== 'active') return { refused: 'device not active' };
     // Another model's image is as good as absent: ids of other catalogues are not confirmed.
     if (!firmware || firmware.model !== device.model) return { refused: 'firmware not found' };
-    if (!isUpgrade(device.firmwareVersion, parseVersion(firmware.version)!)) return { refused: 'downgrade' };
+    if (!isUpgrade(device.firmwareVersion, firmware.parsedVersion)) return { refused: 'downgrade' };
     return { firmware };
   }
 
@@ -210,7 +210,7 @@ export class FirmwareService {
   private refusal(target: RolloutTarget, firmware: Firmware): string | null {
     if (target.model !== firmware.model) return `model ${target.model} cannot run ${firmware.model} firmware`;
     if (target.status !== 'active') return `device ${target.status}`;
-    if (!isUpgrade(target.firmwareVersion, parseVersion(firmware.version)!)) {
+    if (!isUpgrade(target.firmwareVersion, firmware.parsedVersion)) {
       return `runs ${target.firmwareVersion}, not older than ${firmware.version}`;
     }
     return null;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { isUniqueViolation } from '@spincycle/common';
 import { DataSource } from 'typeorm';
 import { isRole, type Role } from './roles.js';
 
@@ -37,7 +38,6 @@ function toUser(row: UserRow): User {
   };
 }
 
-const UNIQUE_VIOLATION = '23505';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
@@ -52,7 +52,7 @@ export class UsersRepository {
       );
       return toUser(rows[0] as UserRow);
     } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw new EmailTaken();
+      if (isUniqueViolation(err)) throw new EmailTaken();
       throw err;
     }
   }
