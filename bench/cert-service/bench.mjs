@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -85,12 +86,24 @@ async function startService(database, extraEnv) {
   }
   return {
     url,
+    /** The process's CPU seconds so far (user + system, Linux /proc; NaN elsewhere). */
+    cpuSeconds() {
+      try {
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+      } catch {
+        return NaN;
+      }
+    },
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
   };
 }
+
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node.js runs on. */
+const USER_HZ = 100;
 
 async function internal(url, method, path, body) {
   const response = await fetch(`${url}/internal/v1${path}`, {
@@ -144,10 +157,22 @@ async function checkAnswer(url, request) {
   if (body.result !== 'ok') throw new Error(`benchmark request refused: ${JSON.stringify(body)}`);
 }
 
-async function load(url, options) {
-  const result = await autocannon({ url, connections, duration: seconds, ...options });
+/**
+ * Requests/s and p99 move with whatever else the shared machine runs; the service's own CPU time
+ * per request does not, and tells a slower service apart from a busier machine.
+ */
+async function load(service, path, options) {
+  const cpuBefore = service.cpuSeconds();
+  const result = await autocannon({
+    url: `${service.url}${path}`,
+    connections,
+    duration: seconds,
+    ...options,
+  });
+  const cpuSeconds = service.cpuSeconds() - cpuBefore;
   if (result.non2xx > 0) process.stderr.write(`${result.non2xx} answers were not 2xx\n`);
   return {
+    cpuMicroseconds: (cpuSeconds / result.requests.total) * 1e6,
     perSecond: result.requests.average,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
@@ -200,9 +225,9 @@ try {
     await seed(warm.url);
     const request = publishRequest(0);
     await checkAnswer(warm.url, request); // also fills the cache
-    await load(`${warm.url}/webhooks/vernemq`, { ...request, duration: 2 }); // JIT warm-up
-    const floor = await load(`${warm.url}/health/live`, {});
-    const warmPublish = await load(`${warm.url}/webhooks/vernemq`, request);
+    await load(warm, '/webhooks/vernemq', { ...request, duration: 2 }); // JIT warm-up
+    const floor = await load(warm, '/health/live', {});
+    const warmPublish = await load(warm, '/webhooks/vernemq', request);
     rows.push(['HTTP floor: GET /health/live', floor, '', null]);
     rows.push([
       'auth_on_publish, warm cache',
@@ -214,7 +239,7 @@ try {
     const enrol = await enrolmentsPerSecond(warm.url);
     rows.push([
       'CSR enrolment, local CA',
-      { perSecond: enrol.perSecond, p99: NaN, errors: enrol.failures },
+      { perSecond: enrol.perSecond, p99: NaN, errors: enrol.failures, cpuMicroseconds: NaN },
       `concurrency ${args['enrol-concurrency']}`,
       { perSecond: 200 },
     ]);
@@ -228,7 +253,7 @@ try {
     await checkAnswer(cold.url, request);
     rows.push([
       'auth_on_publish, cold (PostgreSQL each time)',
-      await load(`${cold.url}/webhooks/vernemq`, request),
+      await load(cold, '/webhooks/vernemq', request),
       `${deviceCount} devices in the table`,
       { perSecond: 2_000 },
     ]);
@@ -247,13 +272,14 @@ const meets = (figures, target) =>
 const line = (cells) => `| ${cells.join(' | ')} |\n`;
 const table = [
   `\ncert-service benchmark (${availableParallelism()} cores, ${connections} connections, ${seconds} s per HTTP run, ${database.kind})\n\n`,
-  line(['measurement', 'per second', 'p99 ms', 'errors', 'target', 'met', 'note']),
-  line(['---', '---:', '---:', '---:', '---', '---', '---']),
+  line(['measurement', 'per second', 'p99 ms', 'service CPU µs', 'errors', 'target', 'met', 'note']),
+  line(['---', '---:', '---:', '---:', '---:', '---', '---', '---']),
   ...rows.map(([name, figures, note, target]) =>
     line([
       name,
       figures.perSecond.toFixed(0),
       Number.isNaN(figures.p99) ? '—' : figures.p99.toFixed(2),
+      Number.isNaN(figures.cpuMicroseconds) ? '—' : figures.cpuMicroseconds.toFixed(0),
       String(figures.errors),
       target ? `≥ ${target.perSecond}/s${target.p99 ? `, p99 < ${target.p99} ms` : ''}` : '',
       target ? (meets(figures, target) ? 'yes' : 'no') : '',

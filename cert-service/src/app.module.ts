@@ -21,8 +21,6 @@ import { PkiController } from './pki/pki.controller.js';
 import { RenewalNotices } from './renewal/renewal-notices.service.js';
 import { CERT_CONFIG, DEVICE_CERTIFICATE_DAYS } from './tokens.js';
 import { BrokerAuthorizer } from './webhooks/broker-authorizer.js';
-import { WebhooksController } from './webhooks/webhooks.controller.js';
-import { UnreadableWebhookLogger } from './webhooks/unreadable-body.logger.js';
 import { WebhooksService } from './webhooks/webhooks.service.js';
 
 /** What a process embedding cert-service may set in code rather than configuration. */
@@ -43,7 +41,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(core)],
-      controllers: [WebhooksController, InternalController, PkiController],
+      controllers: [InternalController, PkiController],
       providers: [
         { provide: CERT_CONFIG, useValue: config },
         { provide: DEVICE_CERTIFICATE_DAYS, useValue: embedding.deviceCertificateDays ?? 365 },
@@ -64,7 +62,6 @@ export class AppModule {
         BrokerAuthorizer,
         RenewalNotices,
         WebhooksService,
-        UnreadableWebhookLogger,
       ],
     };
   }

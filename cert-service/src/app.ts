@@ -1,8 +1,11 @@
 import type { RunningService } from '@spincycle/common';
-import { defineNestService } from '@spincycle/common/nest';
+import { defineNestService, LOGGER } from '@spincycle/common/nest';
 import { AppModule, type CertServiceEmbedding } from './app.module.js';
 import { config } from './config.js';
 import { migrations } from './database/migrations.js';
+import { CERT_CONFIG } from './tokens.js';
+import { webhookRoute } from './webhooks/webhooks.route.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 
 export type { CertServiceEmbedding } from './app.module.js';
 
@@ -17,7 +20,7 @@ export function startWith(
     root: (core) => AppModule.forRoot(core, embedding),
     schema: { entities: [], migrations },
     // One call per MQTT connect, publish and subscribe: counted in metrics, not logged one by one.
-    quietRoutes: ['/webhooks/vernemq'],
+    directRoutes: (app) => [webhookRoute(app.get(WebhooksService), app.get(CERT_CONFIG), app.get(LOGGER))],
   });
 }
 

@@ -131,3 +131,40 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promis
 export function accessLogLevel(route: string, quietRoutes?: ReadonlySet<string>): 'info' | 'debug' {
   return isOpsPath(route) || quietRoutes?.has(route) ? 'debug' : 'info';
 }
+
+/** A request refused before any handler ran (body too large, unreadable): status and safe message. */
+export class RequestRefused extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a request body up to `limitBytes`; a longer one is refused without keeping the rest. */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => new RequestRefused(413, `body must be at most ${limitBytes} bytes`);
+    if (Number(req.headers['content-length']) > limitBytes) {
+      reject(tooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > limitBytes) {
+        reject(tooLarge());
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    // A small body arrives in one chunk; concatenating would copy it for nothing.
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

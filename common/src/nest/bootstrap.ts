@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -15,6 +15,7 @@ import {
   type ServiceContext,
 } from '../service.js';
 import type { CoreModuleOptions } from './core.module.js';
+import { directRouter, type DirectJsonRoute } from './direct-route.js';
 import { HttpErrorFilter } from './error.filter.js';
 import { PinoNestLogger } from './logger.js';
 
@@ -29,6 +30,8 @@ export interface NestServiceOptions {
   quietRoutes?: string[];
   /** Extra Fastify set-up before the routes are registered (content-type parsers). */
   configureHttp?: (fastify: FastifyInstance) => void;
+  /** Routes served ahead of Fastify and Nest (see DirectJsonRoute), built from the created app. */
+  directRoutes?: (app: NestFastifyApplication) => DirectJsonRoute[];
 }
 
 /** Nest's own Fastify instance (its version, which may differ from the one services import). */
@@ -36,13 +39,33 @@ export type FastifyInstance = ReturnType<ReturnType<NestFastifyApplication['getH
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/** The settings Fastify applies to a server it creates itself, which a factory must apply. */
+interface FastifyServerSettings {
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  connectionTimeout: number;
+}
+
 /** Starts a NestJS service on Fastify with metrics, access logs and error mapping wired in. */
 export async function startNestService(options: NestServiceOptions): Promise<RunningService> {
   const { context, database } = options;
   const { logger, metrics, config } = context;
+  const bodyLimitBytes = options.bodyLimitBytes ?? 1024 * 1024;
+  // Filled once the app exists, before it listens: no request can arrive while it is empty.
+  const direct = new Map<string, DirectJsonRoute>();
   const adapter = new FastifyAdapter({
     logger: false,
-    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimit: bodyLimitBytes,
+    // Fastify's own server settings, with the direct routes ahead of its handler.
+    serverFactory: (handler: RequestListener, options: Record<string, unknown>) => {
+      // Fastify passes its whole option object, defaults applied; typed as a record.
+      const settings = options as unknown as FastifyServerSettings;
+      const server = createServer(directRouter(direct, handler, { logger, metrics, bodyLimitBytes }));
+      server.keepAliveTimeout = settings.keepAliveTimeout;
+      server.requestTimeout = settings.requestTimeout;
+      server.setTimeout(settings.connectionTimeout);
+      return server;
+    },
     // Identity and client addresses come from the access proxy's signed token, never from
     // forwarded headers a client could write.
     trustProxy: false,
@@ -63,11 +86,12 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
     throw err;
   }
   app.useGlobalFilters(new HttpErrorFilter(logger));
+  for (const route of options.directRoutes?.(app) ?? []) direct.set(route.path, route);
 
   const fastify = app.getHttpAdapter().getInstance();
   options.configureHttp?.(fastify);
   const quietRoutes = new Set(options.quietRoutes ?? []);
-  const routes: { method: string; path: string }[] = [];
+  const routes = [...direct.keys()].map((path) => ({ method: 'POST', path }));
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, path: route.url });
   });
@@ -128,6 +152,7 @@ export interface NestServiceDefinition<S extends DatabaseServiceShape> {
   schema?: Parameters<typeof openServiceDatabase>[1];
   quietRoutes?: string[];
   configureHttp?: (fastify: FastifyInstance) => void;
+  directRoutes?: (app: NestFastifyApplication) => DirectJsonRoute[];
 }
 
 /** Builds a service's start function: config, database with migrations, Nest app, listener. */
@@ -149,6 +174,7 @@ export function defineNestService<S extends DatabaseServiceShape>(
       module: definition.root({ context, database }),
       ...(definition.quietRoutes ? { quietRoutes: definition.quietRoutes } : {}),
       ...(definition.configureHttp ? { configureHttp: definition.configureHttp } : {}),
+      ...(definition.directRoutes ? { directRoutes: definition.directRoutes } : {}),
     });
   };
 }

@@ -1,0 +1,47 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from '@spincycle/common';
+import type { DirectJsonRoute } from '@spincycle/common/nest';
+import type { CertServiceConfig } from '../config.js';
+import type { WebhooksService } from './webhooks.service.js';
+
+export const WEBHOOK_PATH = '/webhooks/vernemq';
+
+/**
+ * One endpoint for every vmq_webhooks hook: VerneMQ names the hook in the `vernemq-hook` header,
+ * so each `vmq_webhooks.<name>.endpoint` may point here. Only HTTP 200 counts for VerneMQ, and a
+ * refusal is a 200 with `{"result":{"error":"not_allowed"}}`; a body that is not JSON, or too large,
+ * gets a 400 or 413, which VerneMQ counts as a refusal too.
+ *
+ * Served ahead of Nest and Fastify: the broker calls it once per connect, publish and subscribe,
+ * and their per-request pipeline (routing, hooks, body parser, serializer, none of which this route
+ * needs) took more CPU than the decision itself; bench/cert-service measures the difference.
+ */
+export function webhookRoute(
+  webhooks: WebhooksService,
+  config: CertServiceConfig,
+  logger: Logger,
+): DirectJsonRoute {
+  const maxAge = config.WEBHOOK_CACHE_MAX_AGE_S;
+  const cacheable = maxAge > 0 ? { 'cache-control': `max-age=${maxAge}` } : undefined;
+  const hookOf = (headers: IncomingHttpHeaders) => {
+    const hook = headers['vernemq-hook'];
+    return typeof hook === 'string' ? hook : undefined;
+  };
+  return {
+    path: WEBHOOK_PATH,
+    async handle(body, headers) {
+      const answer = await webhooks.handle(hookOf(headers), body);
+      return {
+        status: 200,
+        body: answer.body,
+        ...(answer.cacheable && cacheable ? { headers: cacheable } : {}),
+      };
+    },
+    onRefused(reason, headers) {
+      logger.warn(
+        { hook: hookOf(headers)?.slice(0, 64) ?? null, reason },
+        'webhook refused: unreadable body',
+      );
+    },
+  };
+}

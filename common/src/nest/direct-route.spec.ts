@@ -1,0 +1,140 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
+import { createMetrics } from '../metrics.js';
+import { directRouter, type DirectJsonRoute } from './direct-route.js';
+
+const lines: Record<string, unknown>[] = [];
+const logger = createLogger({
+  service: 'test',
+  level: 'info',
+  destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+});
+const metrics = createMetrics('test');
+const refusals: string[] = [];
+const handled: unknown[] = [];
+
+const echo: DirectJsonRoute = {
+  path: '/hook',
+  async handle(body, headers) {
+    handled.push(body);
+    if ((body as { fail?: boolean }).fail) throw new Error('secret detail');
+    return { status: 200, body: { got: body, hook: headers['x-hook'] }, headers: { 'x-extra': 'yes' } };
+  },
+  onRefused: (reason) => void refusals.push(reason),
+};
+
+let server: Server;
+let port: number;
+
+beforeAll(async () => {
+  const routes = new Map([[echo.path, echo]]);
+  const fallback = (_req: unknown, res: { end(text: string): void }) => res.end('fallback');
+  server = createServer(directRouter(routes, fallback, { logger, metrics, bodyLimitBytes: 64 }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+beforeEach(() => {
+  refusals.length = 0;
+  handled.length = 0;
+});
+
+/** One request; `chunks` are written one by one, so a body can arrive without a content-length. */
+function send(
+  options: { method?: string; path?: string; headers?: Record<string, string>; chunks?: string[] } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'POST',
+        path: options.path ?? '/hook',
+        headers: { 'content-type': 'application/json', ...options.headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
+    req.on('error', reject);
+    for (const chunk of options.chunks ?? []) req.write(chunk);
+    req.end();
+  });
+}
+
+describe('directRouter', () => {
+  it('hands the parsed body and headers to the route and sends its answer as JSON', async () => {
+    const answer = await send({ headers: { 'x-hook': 'publish' }, chunks: ['{"a":', '1}'] });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answer.headers['x-extra']).toBe('yes');
+    expect(JSON.parse(answer.text)).toEqual({ got: { a: 1 }, hook: 'publish' });
+  });
+
+  it('leaves every other path, and the same path with a query, to the fallback', async () => {
+    expect((await send({ path: '/other', chunks: ['{}'] })).text).toBe('fallback');
+    expect((await send({ path: '/hook?x=1', chunks: ['{}'] })).text).toBe('fallback');
+    expect(handled).toEqual([]);
+  });
+
+  it.each([
+    ['a GET', { method: 'GET' }, 405, 'accepts POST only'],
+    [
+      'another content type',
+      { headers: { 'content-type': 'text/plain' }, chunks: ['{}'] },
+      415,
+      'content-type',
+    ],
+    ['an empty body', {}, 400, 'body is empty'],
+    ['a body that is not JSON', { chunks: ['{"a":'] }, 400, 'not valid JSON'],
+    [
+      'a declared length over the limit',
+      { headers: { 'content-length': '65' }, chunks: ['x'.repeat(65)] },
+      413,
+      'at most 64 bytes',
+    ],
+    [
+      'a streamed body over the limit',
+      { chunks: ['{"a":"', 'x'.repeat(40), 'x'.repeat(40), '"}'] },
+      413,
+      'at most 64 bytes',
+    ],
+  ])('refuses %s without calling the route, and says why', async (_name, options, status, reason) => {
+    const answer = await send(options);
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.text)).toMatchObject({
+      statusCode: status,
+      message: expect.stringContaining(reason),
+    });
+    expect(refusals).toEqual([expect.stringContaining(reason)]);
+    expect(handled).toEqual([]);
+  });
+
+  it('answers a failing route with a 500 that tells nothing, and logs the error', async () => {
+    const answer = await send({ chunks: ['{"fail":true}'] });
+    expect(answer.status).toBe(500);
+    expect(answer.text).not.toContain('secret detail');
+    expect(lines.at(-1)).toMatchObject({ msg: 'unhandled error', route: '/hook' });
+  });
+
+  it('counts every answer in the request duration metric, by status', async () => {
+    await send({ chunks: ['{}'] });
+    const metric = await metrics.httpRequestDuration.get();
+    const count = (status: string) =>
+      metric.values.find(
+        (v) =>
+          v.metricName === 'http_request_duration_seconds_count' &&
+          v.labels.route === '/hook' &&
+          v.labels.status_code === status,
+      )?.value ?? 0;
+    expect(count('200')).toBeGreaterThan(0);
+    expect(count('400')).toBeGreaterThan(0);
+  });
+});
