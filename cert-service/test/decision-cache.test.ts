@@ -143,6 +143,28 @@ describe(`decision cache invalidation (${process.env.DATABASE_URL ? 'PostgreSQL'
     });
   });
 
+  it('ends what a service may no longer do when its permissions narrow, and refuses bad permission lists', async () => {
+    const secret = 'narrowed-service-secret-0123456789';
+    const put = (body: unknown) => sut.internal('PUT', '/services/N', body);
+    await sut.expectOk(put({ secret, permissions: ['ingest', 'ota'] }), 204);
+    expect(await subscribe('N', 'devices/+/events')).toEqual({
+      result: 'ok',
+      topics: [{ topic: 'devices/+/events', qos: 1 }],
+    });
+    expect(await publish('N', 'devices/D1/commands')).toEqual({ result: { error: 'not_allowed' } });
+    await sut.expectOk(put({ secret, permissions: ['ota'] }), 204);
+    expect(await subscribe('N', 'devices/+/events')).toEqual({
+      result: 'ok',
+      topics: [{ topic: 'devices/+/events', qos: 128 }],
+    });
+    expect(await publish('N', 'devices/D1/ota')).toEqual({ result: 'ok' });
+    for (const permissions of [undefined, [], ['ota', 'admin']]) {
+      const answer = await put({ secret, permissions });
+      expect(answer.status).toBe(400);
+      expect(answer.text).toContain('permissions');
+    }
+  });
+
   it('introspects an access token once and reuses the answer until the token expires', async () => {
     const before = sut.introspection.calls;
     const register = requestFor('auth_on_register', {

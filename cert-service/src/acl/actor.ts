@@ -1,4 +1,4 @@
-import type { Decision, Identity } from './topic-acl.js';
+import type { Decision, Identity, ServicePermission } from './topic-acl.js';
 
 /** How a connection's client id relates to its username. */
 export type ClientIdRelation = 'same' | 'prefixed' | 'other';
@@ -17,7 +17,8 @@ export function clientIdRelation(username: string, clientId: string): ClientIdRe
 export function resolveActor(
   username: string,
   relation: ClientIdRelation,
-  known: { isDevice: boolean; isService: boolean },
+  /** `service` holds the permissions of a registered service credential, null for anyone else. */
+  known: { isDevice: boolean; service: readonly ServicePermission[] | null },
 ): Identity | Decision {
   if (known.isDevice) {
     return relation === 'same'
@@ -25,5 +26,7 @@ export function resolveActor(
       : { allow: false, reason: 'device client id differs from username' };
   }
   if (relation === 'other') return { allow: false, reason: 'client id not owned by username' };
-  return known.isService ? { kind: 'service', id: username } : { kind: 'user', id: username };
+  return known.service !== null
+    ? { kind: 'service', id: username, permissions: known.service }
+    : { kind: 'user', id: username };
 }

@@ -32,7 +32,10 @@ const facts = (partial: Partial<AccessFacts> = {}): AccessFacts => ({
 const D1: Identity = { kind: 'device', id: 'D1' };
 const A: Identity = { kind: 'user', id: 'A' };
 const T: Identity = { kind: 'user', id: 'T' };
-const S: Identity = { kind: 'service', id: 'S' };
+const S: Identity = { kind: 'service', id: 'S', permissions: ['ingest', 'commands', 'ota'] };
+/** The certificate renewal notifier: it offers renewals on the ota topic and does nothing else. */
+const R: Identity = { kind: 'service', id: 'R', permissions: ['ota'] };
+const I: Identity = { kind: 'service', id: 'I', permissions: ['ingest'] };
 
 type Row = [string, Identity, AccessFacts, Action, string, boolean];
 
@@ -250,6 +253,13 @@ const rows: Row[] = [
   ['service publishes commands', S, facts(), 'publish', 'devices/D2/commands', true],
   ['service publishes ota', S, facts(), 'publish', 'devices/D2/ota', true],
   ['service may not forge device state', S, facts(), 'publish', 'devices/D2/state', false],
+  ['ota-only service publishes ota', R, facts(), 'publish', 'devices/D2/ota', true],
+  ['ota-only service may not read events', R, facts(), 'subscribe', 'devices/+/events', false],
+  ['ota-only service may not read state', R, facts(), 'subscribe', '$share/g/devices/+/state', false],
+  ['ota-only service may not send commands', R, facts(), 'publish', 'devices/D2/commands', false],
+  ['ingest-only service reads events', I, facts(), 'subscribe', 'devices/+/events', true],
+  ['ingest-only service may not send commands', I, facts(), 'publish', 'devices/D2/commands', false],
+  ['ingest-only service may not offer firmware', I, facts(), 'publish', 'devices/D2/ota', false],
 ];
 
 describe('decideTopicAccess', () => {

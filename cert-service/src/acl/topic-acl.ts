@@ -10,8 +10,18 @@ export type GrantScope = 'read' | 'control';
 export type Action = 'publish' | 'subscribe';
 export type Channel = 'state' | 'events' | 'commands' | 'ota';
 
+/**
+ * What a backend service identity may do, set when it registers: `ingest` subscribes every
+ * device's state and events, `commands` and `ota` publish to those channels. Least privilege: the
+ * certificate renewal notifier holds `ota` only, so its secret cannot read what devices report.
+ */
+export type ServicePermission = 'ingest' | 'commands' | 'ota';
+export const SERVICE_PERMISSIONS: readonly ServicePermission[] = ['ingest', 'commands', 'ota'];
+
 export type Identity =
-  { kind: 'device'; id: string } | { kind: 'user'; id: string } | { kind: 'service'; id: string };
+  | { kind: 'device'; id: string }
+  | { kind: 'user'; id: string }
+  | { kind: 'service'; id: string; permissions: readonly ServicePermission[] };
 
 export interface DeviceFacts {
   id: string;
@@ -55,7 +65,11 @@ const DEVICE_PUBLISHES: ReadonlySet<Channel> = new Set<Channel>(['state', 'event
 const DEVICE_SUBSCRIBES: ReadonlySet<Channel> = new Set<Channel>(['commands', 'ota']);
 const READ_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(['state', 'events']);
 const SERVICE_SUBSCRIBES: ReadonlySet<Channel> = new Set<Channel>(['state', 'events']);
-const SERVICE_PUBLISHES: ReadonlySet<Channel> = new Set<Channel>(['commands', 'ota']);
+/** The permission a service needs to publish on a channel; channels not listed it never may. */
+const SERVICE_PUBLISHES: ReadonlyMap<Channel, ServicePermission> = new Map<Channel, ServicePermission>([
+  ['commands', 'commands'],
+  ['ota', 'ota'],
+]);
 
 const allow = (reason: string): Decision => ({ allow: true, reason });
 const refuse = (reason: string): Decision => ({ allow: false, reason });
@@ -107,7 +121,7 @@ export function decideTopicAccess(
 ): Decision {
   const parsed = parseDeviceTopic(action, topic);
   if (isDecision(parsed)) return parsed;
-  if (identity.kind === 'service') return decideForService(parsed, action);
+  if (identity.kind === 'service') return decideForService(identity.permissions, parsed, action);
   // Only the backend's shared ingestion may span devices or share a subscription.
   if (parsed.deviceId === ANY_DEVICE) return refuse('wildcard spanning devices');
   if (parsed.shared) return refuse('shared subscription');
@@ -118,15 +132,24 @@ export function decideTopicAccess(
   return decideForUser(identity.id, device, facts, parsed.channel, action);
 }
 
-function decideForService(topic: DeviceTopic, action: Action): Decision {
+function decideForService(
+  permissions: readonly ServicePermission[],
+  topic: DeviceTopic,
+  action: Action,
+): Decision {
   if (action === 'subscribe') {
-    if (topic.deviceId === ANY_DEVICE && SERVICE_SUBSCRIBES.has(topic.channel)) {
-      return allow('service ingestion subscription');
+    if (topic.deviceId !== ANY_DEVICE || !SERVICE_SUBSCRIBES.has(topic.channel)) {
+      return refuse('service subscribes only devices/+/state and devices/+/events');
     }
-    return refuse('service subscribes only devices/+/state and devices/+/events');
+    return permissions.includes('ingest')
+      ? allow('service ingestion subscription')
+      : refuse('service lacks the ingest permission');
   }
-  if (SERVICE_PUBLISHES.has(topic.channel)) return allow('service publishes to devices');
-  return refuse('service publishes only commands and ota');
+  const needed = SERVICE_PUBLISHES.get(topic.channel);
+  if (needed === undefined) return refuse('service publishes only commands and ota');
+  return permissions.includes(needed)
+    ? allow('service publishes to devices')
+    : refuse(`service lacks the ${needed} permission`);
 }
 
 function decideForDevice(deviceId: string, topic: DeviceTopic, action: Action): Decision {

@@ -82,4 +82,27 @@ export class AddBackendRevocationPending1765000000000 implements MigrationInterf
   }
 }
 
-export const migrations = [CreateAuthorizationFacts1764000000000, AddBackendRevocationPending1765000000000];
+/**
+ * What each service credential may do on the broker (ServicePermission). Credentials stored before
+ * hold nothing until their service registers again, which every service does at start.
+ */
+export class AddServicePermissions1766000000000 implements MigrationInterface {
+  name = 'AddServicePermissions1766000000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `ALTER TABLE service_credentials ADD COLUMN permissions text[] NOT NULL DEFAULT '{}'
+         CHECK (permissions <@ ARRAY['ingest', 'commands', 'ota']::text[])`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE service_credentials DROP COLUMN permissions');
+  }
+}
+
+export const migrations = [
+  CreateAuthorizationFacts1764000000000,
+  AddBackendRevocationPending1765000000000,
+  AddServicePermissions1766000000000,
+];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVICE_PERMISSIONS, type ServicePermission } from '../acl/topic-acl.js';
 import { identifier } from '../http/validation.js';
 
 /** A 128-bit (or longer) random secret, as device-service generates them. */
@@ -25,7 +26,17 @@ export const grantWriteSchema = z
   .strict();
 export type GrantWriteBody = z.infer<typeof grantWriteSchema>;
 
-export const serviceWriteSchema = z.object({ secret: machineSecret }).strict();
+export const serviceWriteSchema = z
+  .object({
+    secret: machineSecret,
+    /** What the service may do on the broker; nothing is implied (see ServicePermission). */
+    permissions: z
+      .array(z.enum(SERVICE_PERMISSIONS as [ServicePermission, ...ServicePermission[]]))
+      .min(1)
+      .max(SERVICE_PERMISSIONS.length)
+      .transform((list) => [...new Set(list)]),
+  })
+  .strict();
 
 export const revocationSchema = z
   .object({ reason: z.enum(['device_deleted', 'unclaimed', 'stolen', 'superseded', 'compromised', 'other']) })

@@ -1,19 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { DeviceFacts, DeviceStatus, GrantFacts, GrantScope } from '../acl/topic-acl.js';
+import type {
+  DeviceFacts,
+  DeviceStatus,
+  GrantFacts,
+  GrantScope,
+  ServicePermission,
+} from '../acl/topic-acl.js';
 
 /** What is known about a username, for a publish or subscribe decision about one device. */
 export interface AccessRecord {
   /** The username's own device record, when the username is a device id. */
   actorDevice: { status: DeviceStatus } | null;
-  actorIsService: boolean;
+  /** The username's permissions when it is a registered service, else null. */
+  actorService: ServicePermission[] | null;
   device: DeviceFacts | null;
   grants: GrantFacts[];
 }
 
 export interface RegistrationRecord {
   device: { status: DeviceStatus; mqttPasswordHash: Buffer } | null;
-  serviceSecretHash: Buffer | null;
+  service: { secretHash: Buffer; permissions: ServicePermission[] } | null;
 }
 
 export interface DeviceWrite {
@@ -44,7 +51,7 @@ export interface DeviceView {
 
 interface AccessRow {
   actor_device: { status: DeviceStatus } | null;
-  actor_service: boolean;
+  actor_service: ServicePermission[] | null;
   device: { status: DeviceStatus; ownerId: string | null } | null;
   grants: { scope: GrantScope; expiresAt: string; revoked: boolean }[];
 }
@@ -80,7 +87,7 @@ export class FactsRepository {
     const rows: AccessRow[] = await this.db.query(
       `SELECT
          (SELECT json_build_object('status', status) FROM devices WHERE id = $1) AS actor_device,
-         EXISTS (SELECT 1 FROM service_credentials WHERE id = $1) AS actor_service,
+         (SELECT permissions FROM service_credentials WHERE id = $1) AS actor_service,
          (SELECT json_build_object('status', status, 'ownerId', owner_id) FROM devices WHERE id = $2) AS device,
          COALESCE((SELECT json_agg(json_build_object('scope', scope, 'expiresAt', expires_at, 'revoked', revoked))
                    FROM technician_grants WHERE technician_id = $1 AND device_id = $2), '[]'::json) AS grants`,
@@ -90,7 +97,7 @@ export class FactsRepository {
     if (row === undefined) throw new Error('access query returned no row');
     return {
       actorDevice: row.actor_device,
-      actorIsService: row.actor_service,
+      actorService: row.actor_service,
       device: row.device ? { id: deviceId, ...row.device } : null,
       grants: row.grants.map((g) => ({
         scope: g.scope,
@@ -105,10 +112,13 @@ export class FactsRepository {
       device_status: DeviceStatus | null;
       mqtt_password_hash: Buffer | null;
       service_secret_hash: Buffer | null;
+      service_permissions: ServicePermission[] | null;
     }[] = await this.db.query(
       `SELECT d.status AS device_status, d.mqtt_password_hash,
-              (SELECT secret_hash FROM service_credentials WHERE id = $1) AS service_secret_hash
-       FROM (SELECT 1) AS one LEFT JOIN devices d ON d.id = $1`,
+              s.secret_hash AS service_secret_hash, s.permissions AS service_permissions
+       FROM (SELECT 1) AS one
+       LEFT JOIN devices d ON d.id = $1
+       LEFT JOIN service_credentials s ON s.id = $1`,
       [username],
     );
     const row = rows[0];
@@ -118,7 +128,10 @@ export class FactsRepository {
         row.device_status !== null && row.mqtt_password_hash !== null
           ? { status: row.device_status, mqttPasswordHash: row.mqtt_password_hash }
           : null,
-      serviceSecretHash: row.service_secret_hash,
+      service:
+        row.service_secret_hash !== null
+          ? { secretHash: row.service_secret_hash, permissions: row.service_permissions ?? [] }
+          : null,
     };
   }
 
@@ -207,12 +220,24 @@ export class FactsRepository {
     return row ? { deviceId: row.device_id, technicianId: row.technician_id } : null;
   }
 
-  async upsertService(id: string, secretHash: Buffer): Promise<void> {
-    await this.db.query(
-      `INSERT INTO service_credentials (id, secret_hash) VALUES ($1, $2)
-       ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, updated_at = now()`,
-      [id, secretHash],
+  /** Stores a service credential; answers the permissions it held before, if it existed. */
+  async upsertService(
+    id: string,
+    secretHash: Buffer,
+    permissions: readonly ServicePermission[],
+  ): Promise<ServicePermission[] | null> {
+    const rows: { permissions: ServicePermission[] }[] = await this.db.query(
+      // Every part of one statement sees the same snapshot: previous is the row before the upsert.
+      `WITH previous AS (SELECT permissions FROM service_credentials WHERE id = $1),
+       stored AS (
+         INSERT INTO service_credentials (id, secret_hash, permissions) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE
+           SET secret_hash = EXCLUDED.secret_hash, permissions = EXCLUDED.permissions, updated_at = now()
+       )
+       SELECT permissions FROM previous`,
+      [id, secretHash, [...permissions]],
     );
+    return rows[0]?.permissions ?? null;
   }
 
   async deleteService(id: string): Promise<boolean> {

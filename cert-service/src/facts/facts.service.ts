@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
+import type { ServicePermission } from '../acl/topic-acl.js';
 import { BrokerSessions } from '../broker/broker-sessions.js';
 import { CertificatesService } from '../pki/certificates.service.js';
 import type { DeviceWriteBody, GrantWriteBody } from './facts.dto.js';
@@ -81,9 +82,16 @@ export class FactsService {
     this.brokers.accessEnded({ usernames: [deleted.technicianId] });
   }
 
-  async putService(id: string, secret: string): Promise<void> {
-    await this.facts.upsertService(id, this.hasher.hash('service-secret', secret));
+  async putService(id: string, secret: string, permissions: readonly ServicePermission[]): Promise<void> {
+    const before = await this.facts.upsertService(
+      id,
+      this.hasher.hash('service-secret', secret),
+      permissions,
+    );
     await this.cache.identityChanged(id);
+    // A subscription the broker granted stays until the session ends: a narrowed credential must
+    // not keep reading through it.
+    if (before?.some((p) => !permissions.includes(p))) this.brokers.accessEnded({ usernames: [id] });
   }
 
   async deleteService(id: string): Promise<void> {

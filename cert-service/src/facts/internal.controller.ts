@@ -60,10 +60,8 @@ export class InternalController {
   @Put('services/:serviceId')
   @HttpCode(204)
   async putService(@Param('serviceId') serviceId: string, @Body() body: unknown): Promise<void> {
-    await this.facts.putService(
-      parseInput(identifier, serviceId),
-      parseInput(serviceWriteSchema, body).secret,
-    );
+    const { secret, permissions } = parseInput(serviceWriteSchema, body);
+    await this.facts.putService(parseInput(identifier, serviceId), secret, permissions);
   }
 
   @Delete('services/:serviceId')

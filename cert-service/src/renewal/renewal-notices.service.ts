@@ -33,7 +33,7 @@ export class RenewalNotices implements OnModuleInit, OnApplicationShutdown {
     }
     if (secret === undefined) throw new Error('MQTT_SERVICE_SECRET is required when MQTT_URL is set');
     // The broker checks service secrets against cert-service's own table, so no one else need register it.
-    await this.facts.putService(serviceId, secret);
+    await this.facts.putService(serviceId, secret, ['ota']);
     this.publisher = new OtaPublisher({ url, caFile: this.config.MQTT_CA_FILE, serviceId, secret });
   }
 

@@ -50,7 +50,7 @@ export class BrokerAuthorizer {
     const record = await this.facts.loadRegistration(username as string);
     const actor = resolveActor(username as string, relation, {
       isDevice: record.device !== null,
-      isService: record.serviceSecretHash !== null,
+      service: record.service?.permissions ?? null,
     });
     if (isDecision(actor)) return actor;
     if (actor.kind === 'device' && record.device !== null) {
@@ -69,7 +69,7 @@ export class BrokerAuthorizer {
       return allow('device credentials');
     }
     if (actor.kind === 'service') {
-      return this.hasher.matches('service-secret', request.password, record.serviceSecretHash)
+      return this.hasher.matches('service-secret', request.password, record.service?.secretHash)
         ? allow('service credentials')
         : refuse('wrong service secret');
     }
@@ -133,7 +133,7 @@ export class BrokerAuthorizer {
     const record = await this.facts.loadAccess(username, parsed.deviceId);
     const actor = resolveActor(username, relation, {
       isDevice: record.actorDevice !== null,
-      isService: record.actorIsService,
+      service: record.actorService,
     });
     const at = new Date(now);
     const decision = isDecision(actor)

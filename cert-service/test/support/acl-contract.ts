@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { AccessFacts, DeviceFacts, GrantFacts, Identity } from '../../src/acl/topic-acl.js';
+import {
+  SERVICE_PERMISSIONS,
+  type AccessFacts,
+  type DeviceFacts,
+  type GrantFacts,
+  type Identity,
+} from '../../src/acl/topic-acl.js';
 
 /** The authoritative ACL table shared by every part of the system (see DESIGN.md, "Contracts we set"). */
 export const ACL_CASES_PATH = new URL('../../../../shared/contracts/topic-acl.cases.json', import.meta.url);
@@ -63,10 +69,14 @@ export function expiryOf(expires: 'future' | 'past', now: Date): Date {
   return new Date(now.getTime() + (expires === 'future' ? 30 : -30) * day);
 }
 
-/** The identity an actor of the table acts as: devices and services by their tables, anyone else a user. */
+/**
+ * The identity an actor of the table acts as: devices and services by their tables, anyone else a
+ * user. The table's service is device-service, which holds every service permission.
+ */
 export function identityOf(contract: AclContract, actor: string): Identity {
   if (actor in contract.facts.devices) return { kind: 'device', id: actor };
-  if (actor in contract.facts.services) return { kind: 'service', id: actor };
+  if (actor in contract.facts.services)
+    return { kind: 'service', id: actor, permissions: SERVICE_PERMISSIONS };
   return { kind: 'user', id: actor };
 }
 

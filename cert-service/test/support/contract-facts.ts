@@ -1,4 +1,5 @@
 import type { AclContract } from './acl-contract.js';
+import { SERVICE_PERMISSIONS } from '../../src/acl/topic-acl.js';
 import { expiryOf } from './acl-contract.js';
 import type { CertServiceUnderTest } from './cert-service.js';
 import { makeCsr, pemToDerBase64 } from './device-keys.js';
@@ -63,7 +64,13 @@ export async function loadContractFacts(
     );
   }
   for (const id of Object.keys(contract.facts.services)) {
-    await sut.expectOk(sut.internal('PUT', `/services/${id}`, { secret: serviceSecretOf(id) }), 204);
+    await sut.expectOk(
+      sut.internal('PUT', `/services/${id}`, {
+        secret: serviceSecretOf(id),
+        permissions: SERVICE_PERMISSIONS,
+      }),
+      204,
+    );
   }
   const hour = Math.floor(now.getTime() / 1000) + 3600;
   for (const user of [...Object.keys(contract.facts.users), 'unknown']) {

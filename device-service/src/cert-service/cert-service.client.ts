@@ -98,7 +98,9 @@ export class HttpCertServiceClient implements CertServiceClient {
   }
 
   async putService(serviceId: string, secret: string): Promise<void> {
-    await this.call('PUT', `services/${encodeURIComponent(serviceId)}`, { secret });
+    // device-service ingests events and state, sends settings as commands and offers firmware.
+    const permissions = ['ingest', 'commands', 'ota'];
+    await this.call('PUT', `services/${encodeURIComponent(serviceId)}`, { secret, permissions });
   }
 
   async revokeCertificates(deviceId: string, reason: RevocationReason): Promise<string[]> {
