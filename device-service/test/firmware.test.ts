@@ -229,6 +229,22 @@ describe(`firmware rollout and download (${engine})`, () => {
     expect(tail.status).toBe(416);
   });
 
+  it('offers an image to every device of its model, more of them than it offers at once, and records each', async () => {
+    await sut.provision(40, 'SC-W900');
+    const { firmware } = await uploaded('SC-W900', '2.0.0');
+    const rows: { id: string }[] = await sut.database.dataSource.query(
+      "SELECT id FROM devices WHERE model = 'SC-W900' ORDER BY id",
+    );
+    const rollout = await sut.request('POST', `/admin/firmware/${firmware.id}/rollouts`, {
+      ...ADMIN,
+      body: {},
+    });
+    expect(rollout).toMatchObject({ status: 200, body: { offered: rows.map((r) => r.id), skipped: [] } });
+    const listed = await sut.request('GET', `/admin/firmware/${firmware.id}`, ADMIN);
+    const recorded = (listed.body as { rollouts: { deviceId: string; status: string }[] }).rollouts;
+    expect(recorded.map((r) => [r.deviceId, r.status])).toEqual(rows.map((r) => [r.id, 'offered']));
+  });
+
   it('refuses a download without a client certificate, or with another CA’s', async () => {
     const { firmware } = await uploaded();
     const { device } = await deviceOnline();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import pLimit from 'p-limit';
 import {
   COMMAND_PUBLISHER,
   type CommandPublisher,
@@ -24,6 +25,9 @@ import { FirmwareStore, ImageTooLarge } from './firmware.store.js';
 import { FirmwareSigningKeys } from './signing-keys.js';
 
 export const FIRMWARE_OPTIONS = Symbol('FIRMWARE_OPTIONS');
+
+/** Firmware offers awaiting the broker's PUBACK at once, during one rollout. */
+const ROLLOUT_CONCURRENCY = 32;
 
 export interface FirmwareOptions {
   store: FirmwareStore;
@@ -148,7 +152,9 @@ export class FirmwareService {
   /**
    * Offers the image to the named devices (or every device of its model) that run an older
    * version. Each offer is handed to the broker before it is recorded; a device that the broker
-   * could not be told about is reported as skipped.
+   * could not be told about is reported as skipped. Offers go out ROLLOUT_CONCURRENCY at a time:
+   * one by one, each waiting for its PUBACK, a model of 10,000 machines would hold the request for
+   * tens of seconds; all at once, they would flood the broker's in-flight window.
    */
   async rollout(
     caller: Caller,
@@ -168,21 +174,28 @@ export class FirmwareService {
         .map((deviceId) => ({ deviceId, reason: 'unknown device' })),
     };
     const offer = this.offerFor(firmware);
-    for (const target of targets) {
-      const reason = this.refusal(target, firmware);
-      if (reason) {
-        result.skipped.push({ deviceId: target.id, reason });
-        continue;
-      }
-      try {
-        await this.commands.offerFirmware(target.id, offer);
-      } catch {
-        result.skipped.push({ deviceId: target.id, reason: 'broker did not take the offer' });
-        continue;
-      }
-      await this.firmware.recordOffer(firmware.id, target.id, caller.id);
-      result.offered.push(target.id);
-    }
+    const commands = this.commands;
+    const limit = pLimit(ROLLOUT_CONCURRENCY);
+    const outcomes = await Promise.all(
+      targets.map((target) =>
+        limit(async (): Promise<string | null> => {
+          const reason = this.refusal(target, firmware);
+          if (reason) return reason;
+          try {
+            await commands.offerFirmware(target.id, offer);
+          } catch {
+            return 'broker did not take the offer';
+          }
+          await this.firmware.recordOffer(firmware.id, target.id, caller.id);
+          return null;
+        }),
+      ),
+    );
+    targets.forEach((target, i) => {
+      const reason = outcomes[i];
+      if (reason) result.skipped.push({ deviceId: target.id, reason });
+      else result.offered.push(target.id);
+    });
     return result;
   }
 
