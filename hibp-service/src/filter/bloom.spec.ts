@@ -54,6 +54,38 @@ describe('BloomFilter', () => {
     expect(Buffer.from(batched.body).equals(Buffer.from(single.body))).toBe(true);
   });
 
+  // 1,000 regions make four groups of at most 256 in the batch's sort, and 5,000 keys in a batch of
+  // 1,024 make several flushes. Keys whose first byte is 0 all fall into the first group: more than
+  // its share of the sort's scratch space, so it is inserted in slices.
+  it.each<[string, (digests: Buffer) => void]>([
+    ['spread over every group', () => undefined],
+    [
+      'crowded into one group',
+      (digests) => {
+        for (let o = 0; o < digests.length; o += 20) digests[o] = 0;
+      },
+    ],
+  ])('sets the same bits in batches as one by one, with keys %s', (_case, skew) => {
+    const params = { bits: 1000 * 4096, hashes: 8, regionBits: 4096 };
+    const digests = randomDigests(5_000);
+    skew(digests);
+    const single = new BloomFilter(params);
+    const batched = new BloomFilter(params);
+    const inserter = new BatchInserter(batched, 1024);
+    for (let o = 0; o < digests.length; o += 20) {
+      single.add(digests, o);
+      inserter.add(digests, o);
+    }
+    inserter.flush();
+    expect(Buffer.from(batched.body).equals(Buffer.from(single.body))).toBe(true);
+    for (let o = 0; o < digests.length; o += 20) expect(batched.has(digests, o)).toBe(true);
+  });
+
+  it('sizes a batch at four keys per region, with a floor for small filters', () => {
+    expect(BatchInserter.capacityFor({ regions: 88_287 })).toBe(353_148);
+    expect(BatchInserter.capacityFor({ regions: 3 })).toBe(1 << 14);
+  });
+
   // Enough keys for a few hundred regions: with few regions, how full each one happens to be varies
   // from filter to filter and adds to the binomial spread this test allows for.
   it.each([[500_000, 1e-3, 3_000_000]])(
