@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson, type RouteHandler } from '@spincycle/common';
+import { readBody, RequestRefused, sendJson, type RouteHandler } from '@spincycle/common';
 import { decodeSha1Hex, isHex, parseSha1Hex, SHA1_BYTES, SHA1_HEX_LENGTH } from '../filter/sha1.js';
 import type { ExactIndex } from '../range/exact-index.js';
 import { CheckService, FilterUnavailable } from './check.service.js';
@@ -23,15 +23,6 @@ const ANSWER_TYPE = 'application/json; charset=utf-8';
 const PWNED = JSON.stringify({ pwned: true });
 const CLEAN = JSON.stringify({ pwned: false });
 
-class BadRequest extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The HTTP routes: thin, they only map requests to CheckService and the exact index. The request
  * body is never logged nor echoed, and any field other than `sha1` is refused, so a client that sends
@@ -48,12 +39,12 @@ export function checkRoutes(checks: CheckService, index: ExactIndex | undefined)
     if (path === '/v1/check') {
       if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
       try {
-        const pwned = checks.isPwned(parseCheckBody(await readBody(req), digest));
+        const pwned = checks.isPwned(parseCheckBody(await readBody(req, MAX_BODY_BYTES), digest));
         const body = pwned ? PWNED : CLEAN;
         res.writeHead(200, { 'content-type': ANSWER_TYPE, 'content-length': body.length });
         res.end(body);
       } catch (err) {
-        if (err instanceof BadRequest)
+        if (err instanceof RequestRefused)
           sendJson(res, err.status, { statusCode: err.status, message: err.message });
         else if (err instanceof FilterUnavailable)
           sendJson(res, 503, { statusCode: 503, message: err.message });
@@ -91,33 +82,6 @@ function methodNotAllowed(res: ServerResponse, route: string, allow: string): st
   return route;
 }
 
-/** Reads the body up to MAX_BODY_BYTES; a longer one is refused without reading the rest. */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > MAX_BODY_BYTES) {
-      reject(new BadRequest(413, `body must be at most ${MAX_BODY_BYTES} bytes`));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > MAX_BODY_BYTES) {
-        reject(new BadRequest(413, `body must be at most ${MAX_BODY_BYTES} bytes`));
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    // A check body arrives in one chunk; concatenating would copy it for nothing.
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Whether `raw` has the canonical body's shape around its 40 characters (not yet checked as hex). */
 function isCanonical(raw: Buffer): boolean {
   if (raw.length !== CANONICAL_BYTES) return false;
@@ -138,23 +102,23 @@ export function parseCheckBody(raw: Buffer, target: Uint8Array): Uint8Array {
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new BadRequest(400, 'body must be a JSON object with the field sha1');
+    throw new RequestRefused(400, 'body must be a JSON object with the field sha1');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequest(400, 'body must be a JSON object with the field sha1');
+    throw new RequestRefused(400, 'body must be a JSON object with the field sha1');
   }
   const extra = Object.keys(body).filter((key) => key !== 'sha1');
   if (extra.length > 0) {
-    throw new BadRequest(
+    throw new RequestRefused(
       400,
       `only the field sha1 is accepted (send the SHA-1 of the password, never the password)`,
     );
   }
   const { sha1 } = body as { sha1?: unknown };
-  if (sha1 === undefined) throw new BadRequest(400, 'sha1 is required');
+  if (sha1 === undefined) throw new RequestRefused(400, 'sha1 is required');
   if (typeof sha1 !== 'string')
-    throw new BadRequest(400, 'sha1 must be a string of 40 hexadecimal characters');
+    throw new RequestRefused(400, 'sha1 must be a string of 40 hexadecimal characters');
   const digest = parseSha1Hex(sha1, target);
-  if (!digest) throw new BadRequest(400, 'sha1 must be 40 hexadecimal characters');
+  if (!digest) throw new RequestRefused(400, 'sha1 must be 40 hexadecimal characters');
   return digest;
 }
