@@ -72,6 +72,23 @@ describe('device to owner through the real cert-service', () => {
     await new Promise<void>((resolve) => shortLived.once('close', () => resolve()));
   });
 
+  it("ends a service's live subscription when its credential loses the permission it rests on", async () => {
+    const secret = 'narrowed-service-secret-0123456789';
+    const register = (permissions: string[]) =>
+      internal('PUT', '/services/ingest-2', { secret, permissions });
+    expect((await register(['ingest', 'ota'])).status).toBe(204);
+    const service = await connectApp('ingest-2', secret);
+    expect((await service.subscribeAsync('devices/+/events', { qos: 1 })).map((g) => g.qos)).toEqual([1]);
+    const ended = new Promise<void>((resolve) => service.once('close', () => resolve()));
+    expect((await register(['ota'])).status).toBe(204);
+    await ended;
+    const again = await connectApp('ingest-2', secret);
+    await expect(again.subscribeAsync('devices/+/events', { qos: 1 })).rejects.toMatchObject({
+      packet: { granted: [128] },
+    });
+    await again.endAsync();
+  });
+
   it('refuses a device identity without its certificate: its id and MQTT password over WSS', async () => {
     await expect(stack.connectApp('D1', device.mqttPassword, { clientId: 'D1' })).rejects.toMatchObject({
       code: 5,
