@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * cert-service benchmark: broker decisions over HTTP with a warm decision cache (against the
- * service's own /health/live as the HTTP floor), cold decisions with every lookup on PostgreSQL,
+ * service's own /health/live as the HTTP floor), as fast as they go and at the figure's 15,000/s
+ * (where p99 is read), cold decisions with every lookup on PostgreSQL,
  * and CSR enrolments per second with the local CA.
  *
  *   npx tsc -b cert-service && node bench/cert-service/bench.mjs [--seconds 10] [--connections 32]
@@ -40,6 +41,7 @@ const enrolmentCount = Number(args.enrolments);
 
 await import('reflect-metadata');
 const autocannon = (await import('autocannon')).default;
+const { pacedLoad } = await import('./paced-client.mjs');
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto);
 const { createTestDatabase } = await import(join(root, 'common/dist/testing/index.js'));
@@ -102,6 +104,9 @@ async function startService(database, extraEnv) {
   };
 }
 
+/** The issue's figure: decisions per second with a warm cache, at which p99 must stay under 5 ms. */
+const TARGET_RATE = 15_000;
+
 /** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node.js runs on. */
 const USER_HZ = 100;
 
@@ -155,6 +160,26 @@ async function checkAnswer(url, request) {
   const response = await fetch(`${url}/webhooks/vernemq`, request);
   const body = await response.json();
   if (body.result !== 'ok') throw new Error(`benchmark request refused: ${JSON.stringify(body)}`);
+}
+
+/** The figure's rate, open loop (see paced-client.mjs), with the service's CPU per request. */
+async function atRate(service, path, request, rate) {
+  const { hostname, port } = new URL(service.url);
+  const cpuBefore = service.cpuSeconds();
+  const result = await pacedLoad({
+    host: hostname,
+    port: Number(port),
+    path,
+    headers: request.headers,
+    body: request.body,
+    rate,
+    seconds,
+    // VerneMQ's default webhook pool (vmq_webhooks.pool_max_connections).
+    connections: 100,
+    accept: (status, body) => status === 200 && body.includes('"ok"'),
+  });
+  const cpuSeconds = service.cpuSeconds() - cpuBefore;
+  return { ...result, cpuMicroseconds: (cpuSeconds / result.sent) * 1e6 };
 }
 
 /**
@@ -228,12 +253,22 @@ try {
     await load(warm, '/webhooks/vernemq', { ...request, duration: 2 }); // JIT warm-up
     const floor = await load(warm, '/health/live', {});
     const warmPublish = await load(warm, '/webhooks/vernemq', request);
+    // Latency at saturation is set by the client's connection count (Little's law); the figure's
+    // p99 is the latency at the figure's rate, so the second run offers exactly that rate.
+    const paced = await atRate(warm, '/webhooks/vernemq', request, TARGET_RATE);
     rows.push(['HTTP floor: GET /health/live', floor, '', null]);
     rows.push([
-      'auth_on_publish, warm cache',
+      'auth_on_publish, warm cache, as fast as it goes',
       warmPublish,
       `${((warmPublish.perSecond / floor.perSecond) * 100).toFixed(0)}% of floor`,
-      { perSecond: 15_000, p99: 5 },
+      { perSecond: TARGET_RATE },
+    ]);
+    rows.push([
+      `auth_on_publish, warm cache, ${TARGET_RATE} offered per second`,
+      paced,
+      'p99 at the figure rate',
+      // Kept up: every request answered within the run, give or take the last ones' latency.
+      { perSecond: TARGET_RATE * 0.99, p99: 5 },
     ]);
     if (enrolmentCount > deviceCount) throw new Error('--enrolments must not exceed --devices');
     const enrol = await enrolmentsPerSecond(warm.url);
