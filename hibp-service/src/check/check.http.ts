@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { readBody, RequestRefused, sendJson, type RouteHandler } from '@spincycle/common';
 import { decodeSha1Hex, isHex, parseSha1Hex, SHA1_BYTES, SHA1_HEX_LENGTH } from '../filter/sha1.js';
 import type { ExactIndex } from '../range/exact-index.js';
