@@ -6,6 +6,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { ConnectionRateLimiter } from './auth/rate-limit.js';
 import { config } from './config.js';
 import { createDeviceListener, createWebSocketListener, type ListenerContext } from './listeners.js';
+import { memoryPersistence } from './memory-persistence.js';
 import { createBrokerMetrics } from './metrics.js';
 import { redisBackends } from './persistence.js';
 import {
@@ -17,6 +18,8 @@ import {
 import { loadServerIdentity } from './tls/server-identity.js';
 import { DecisionCache } from './webhooks/cache.js';
 import { WebhookClient } from './webhooks/client.js';
+
+const DELIVERY_CONCURRENCY = 10_000;
 
 export interface RunningBroker extends RunningService {
   /** Where each MQTT listener ended up (ports may be 0 in configuration). */
@@ -52,9 +55,15 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
 
   const clients = new Map<string, Client>();
   const broker = await Aedes.createBroker({
-    ...(c.REDIS_URL ? redisBackends(c.REDIS_URL) : {}),
+    ...(c.REDIS_URL ? redisBackends(c.REDIS_URL) : { persistence: memoryPersistence() }),
     ...authorizer.hooks(),
     maxClientsIdLength: 128,
+    // How many messages aedes delivers at once (its default is 100). The rest wait in an array
+    // shifted from the front, so the limit saves no memory. A delivery to a persistent session
+    // takes a few turns of the event loop, and on a busy broker a hundred at a time fell far behind
+    // what clients published: device-service's ingester received its events a hundred per turn
+    // while their publishers had long had their PUBACK.
+    concurrency: DELIVERY_CONCURRENCY,
     // QoS 2 publishes stored awaiting PUBREL; those awaiting their authorization the Authorizer counts.
     maxInflightInbound: c.MAX_INFLIGHT_MESSAGES,
     authorizeForward: (_client, packet) => {
