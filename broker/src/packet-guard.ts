@@ -80,6 +80,24 @@ export class PacketSizeGuard extends Duplex {
     this.socket.write(chunk, encoding, done);
   }
 
+  /**
+   * aedes (through mqtt-packet) writes one packet as several small chunks, corked, and everything
+   * queued while the socket is busy arrives here at once. Handing them on one by one would make
+   * each its own TLS record or WebSocket frame, each written only after the one before it: a
+   * PUBACK in three pieces then waits on the peer's delayed TCP acknowledgement (Nagle), and a
+   * subscriber receiving thousands of messages gets five frames for each. Joined, they leave as
+   * one write; a WebSocket frame may carry several MQTT packets (MQTT 3.1.1 §6).
+   */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    done: (error?: Error | null) => void,
+  ): void {
+    this.socket.write(
+      chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map(({ chunk }) => chunk)),
+      done,
+    );
+  }
+
   override _final(done: (error?: Error | null) => void): void {
     this.socket.end(done);
   }
