@@ -65,6 +65,16 @@ describe('DecisionCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps no answer asked for before a clear', () => {
+    const cache = new DecisionCache(10);
+    const askedAt = cache.generation;
+    cache.clear({ usernames: ['bob'], clientIds: [] });
+    cache.set('k', { result: 'ok' }, 30, alice, askedAt);
+    expect(cache.get('k')).toBeUndefined();
+    cache.set('k', { result: 'ok' }, 30, alice, cache.generation);
+    expect(cache.get('k')).toEqual({ result: 'ok' });
+  });
+
   it('stores nothing for max-age 0', () => {
     const cache = new DecisionCache(10);
     cache.set('k', { result: 'ok' }, 0, alice);

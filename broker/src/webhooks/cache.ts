@@ -32,6 +32,11 @@ export class DecisionCache {
   private readonly entries = new Map<string, CachedAnswer<unknown>>();
   hits = 0;
   misses = 0;
+  /**
+   * Counts the clears. An answer cert-service computed before a fact changed may arrive after it
+   * told the broker to forget: kept, it would allow for its whole max-age what was just revoked.
+   */
+  private clears = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -49,8 +54,19 @@ export class DecisionCache {
     return entry.value as T;
   }
 
-  set<T>(key: string, value: T, seconds: number, who: { username: string | null; clientId: string }): void {
-    if (seconds <= 0 || this.maxEntries === 0) return;
+  /** What to hand `set` with an answer asked for now, so that a clear meanwhile discards it. */
+  get generation(): number {
+    return this.clears;
+  }
+
+  set<T>(
+    key: string,
+    value: T,
+    seconds: number,
+    who: { username: string | null; clientId: string },
+    askedAt: number = this.clears,
+  ): void {
+    if (seconds <= 0 || this.maxEntries === 0 || askedAt !== this.clears) return;
     if (this.entries.size >= this.maxEntries) {
       // Oldest insertion first: Map iteration order.
       const oldest = this.entries.keys().next().value;
@@ -61,6 +77,7 @@ export class DecisionCache {
 
   /** Drops the entries of those users or clients, or every entry when both lists are empty. */
   clear(selector: { usernames: string[]; clientIds: string[] }): number {
+    this.clears++;
     if (selector.usernames.length === 0 && selector.clientIds.length === 0) {
       const size = this.entries.size;
       this.entries.clear();

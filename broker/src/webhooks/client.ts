@@ -57,6 +57,8 @@ export class WebhookClient {
   private readonly path: string;
   /** The last notification of each client id still on its way, which the next one waits for. */
   private readonly notifying = new Map<string, Promise<void>>();
+  /** Cacheable questions on their way to cert-service, by cache key. */
+  private readonly asking = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: WebhookClientOptions) {
     const url = new URL(options.url);
@@ -66,19 +68,47 @@ export class WebhookClient {
 
   async call<T>(hook: Hook, body: Body, schema: ZodType<T>): Promise<T> {
     const cache = this.options.cache;
-    const key = cache ? cacheKey(hook, body as unknown as Record<string, unknown>) : '';
-    const cached = cache?.get<T>(key);
+    if (!cache) return this.ask(hook, body, schema, undefined);
+    const key = cacheKey(hook, body as unknown as Record<string, unknown>);
+    const cached = cache.get<T>(key);
     if (cached !== undefined) return cached;
+    // A device with several publishes in flight, or a fleet reconnecting at once, asks the same
+    // question many times before the first answer arrives: those wait for it rather than ask
+    // again. Only an answer the cache kept is shared, the one they would have had a moment later;
+    // one it did not keep (a refusal, no max-age) they ask for themselves, and a failure (timeout,
+    // cert-service unreachable) refuses them too.
+    const pending = this.asking.get(key);
+    if (pending) {
+      await pending;
+      const shared = cache.get<T>(key);
+      if (shared !== undefined) return shared;
+      return this.ask(hook, body, schema, key);
+    }
+    const asked = this.ask(hook, body, schema, key);
+    this.asking.set(key, asked);
+    try {
+      return await asked;
+    } finally {
+      if (this.asking.get(key) === asked) this.asking.delete(key);
+    }
+  }
+
+  private async ask<T>(hook: Hook, body: Body, schema: ZodType<T>, key: string | undefined): Promise<T> {
+    const cache = this.options.cache;
+    const askedAt = cache?.generation;
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
       const { value, maxAge } = await this.send(hook, body, schema);
-      if (cache && maxAge && (value as { result?: unknown }).result === 'ok') {
+      if (cache && key !== undefined && maxAge && (value as { result?: unknown }).result === 'ok') {
         const who = body as { username?: string | null; client_id: string };
-        cache.set(key, withoutPayloadModifier(value), maxAge, {
-          username: who.username ?? null,
-          clientId: who.client_id,
-        });
+        cache.set(
+          key,
+          withoutPayloadModifier(value),
+          maxAge,
+          { username: who.username ?? null, clientId: who.client_id },
+          askedAt,
+        );
       }
       return value;
     } catch (err) {
