@@ -320,6 +320,43 @@ describe(`events (${engine})`, () => {
     expect(await events.insertBatch([event(3, other.id)])).toBe(1);
   });
 
+  it('writes batches in the order handed over, the next waiting for the one before to commit', async () => {
+    const events = new EventsRepository(sut.database.dataSource);
+    const written: string[] = [];
+    let commitFirst: () => void = () => undefined;
+    const firstMayCommit = new Promise<void>((resolve) => (commitFirst = resolve));
+    const first = events.writeBatch(async (manager) => {
+      await manager.query('SELECT 1');
+      await firstMayCommit;
+      written.push('first');
+    }, false);
+    const second = events.writeBatch(async (manager) => {
+      await manager.query('SELECT 1');
+      written.push('second');
+    }, true);
+    await vi.waitFor(() => expect(written).toEqual([]));
+    commitFirst();
+    await Promise.all([first, second]);
+    expect(written).toEqual(['first', 'second']);
+  });
+
+  it('writes nothing of a batch queued behind one that failed, and goes on with the next', async () => {
+    const events = new EventsRepository(sut.database.dataSource);
+    let secondRan = false;
+    const first = events.writeBatch(async () => {
+      throw new Error('database unavailable');
+    }, false);
+    const second = events.writeBatch(async () => {
+      secondRan = true;
+    }, true);
+    await expect(first).rejects.toThrow('database unavailable');
+    await expect(second).rejects.toThrow('database unavailable');
+    expect(secondRan).toBe(false);
+    expect(await events.writeBatch(async (manager) => manager.query('SELECT 1 AS n'), true)).toEqual([
+      { n: 1 },
+    ]);
+  });
+
   it('ingests a batch of messages: events stored, resends dropped, unreadable ones dead-lettered with the reason', async () => {
     const stores = sut.ingestStores();
     const ingested = await sut.claimedDevice('owner-ingest');

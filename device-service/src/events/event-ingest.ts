@@ -22,7 +22,7 @@ export interface EventMessage {
   retained?: boolean;
 }
 
-/** Where an ingested batch goes, all in one transaction. */
+/** Where an ingested batch goes, all in one transaction (or one statement). */
 export interface IngestStores {
   events: EventsRepository;
   devices: DevicesRepository;
@@ -41,7 +41,8 @@ export interface IngestResult {
  * Stores one batch of messages from `devices/+/events` and `devices/+/state`: valid events in one
  * multi-row insert, resends dropped by the unique (device, event id); each device's newest state;
  * the verdict on each provisioning token presented; everything unreadable kept as a dead letter
- * with its reason. All in one transaction, so the whole batch can be acknowledged when it returns.
+ * with its reason. All in one transaction (a batch of events alone in one statement), so the whole
+ * batch can be acknowledged when it returns. Batches are written in the order this is called.
  */
 export async function ingestBatch(
   stores: IngestStores,
@@ -76,7 +77,10 @@ export async function ingestBatch(
     }
     valid.push(parsed.event);
   }
-  return stores.events.transaction(async (manager) => {
+  const reports = valid.map(firmwareReport).filter((r) => r !== null);
+  // Most batches are events and nothing else: one insert.
+  const eventsOnly = states.size === 0 && presented.length === 0 && reports.length === 0 && dead.length === 0;
+  return stores.events.writeBatch(async (manager) => {
     // Device rows before provisioning sessions, the order a release takes them in.
     await stores.devices.recordStates([...states.values()], manager);
     const verdicts = await verifyPresentedTokens(stores.provisioning, stores.hasher, presented, manager);
@@ -86,11 +90,8 @@ export async function ingestBatch(
       events[index] = { ...valid[index]!, payload: { accepted: verdicts[i] === true } };
     });
     const stored = await stores.events.insertBatch(events, manager);
-    await stores.firmware.applyReports(
-      valid.map(firmwareReport).filter((r) => r !== null),
-      manager,
-    );
+    await stores.firmware.applyReports(reports, manager);
     await stores.events.insertDeadLetters(dead, manager);
     return { stored, duplicates: valid.length - stored, deadLettered: dead.length };
-  });
+  }, eventsOnly);
 }

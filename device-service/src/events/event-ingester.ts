@@ -28,6 +28,20 @@ interface Received extends EventMessage {
   connection: Duplex;
 }
 
+/** A batch handed to the store, acknowledged once it and every batch before it are stored. */
+interface Batch {
+  messages: Received[];
+  stored: boolean;
+  failed: boolean;
+  settled: Promise<void>;
+}
+
+/**
+ * Batches in the store's hands at once: one being written, the next being prepared (parsed,
+ * serialised) meanwhile. The store writes them in turn.
+ */
+const BATCHES_IN_HAND = 2;
+
 /**
  * Subscribes to `devices/+/events` and `devices/+/state` at QoS 1 through a persistent session
  * and acknowledges each message only after the batch holding it is committed. mqtt.js cannot do
@@ -36,11 +50,13 @@ interface Received extends EventMessage {
  * many messages in flight.
  * If a batch cannot be stored, the connection is dropped unacknowledged: the broker resends its
  * messages on reconnection, and the unique (device, event id) drops what was stored already.
+ * PUBACKs go out in the order the messages came (MQTT 3.1.1 §4.6), batch after batch.
  */
 export class EventIngester {
   private connection: Duplex | undefined;
   private pending: Received[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Oldest first. */
+  private inHand: Batch[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -66,7 +82,11 @@ export class EventIngester {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.batchTimer);
-    await this.flush();
+    // What arrived is stored (and acknowledged) before the session ends.
+    while (this.pending.length > 0 || this.inHand.length > 0) {
+      this.handOver('waited');
+      await Promise.all(this.inHand.map((batch) => batch.settled));
+    }
     const connection = this.connection;
     if (connection) {
       connection.write(generate({ cmd: 'disconnect' }));
@@ -161,8 +181,7 @@ export class EventIngester {
           messageId: packet.qos > 0 ? packet.messageId : undefined,
           connection,
         });
-        if (this.pending.length >= this.options.batchSize) void this.flush();
-        else this.batchTimer ??= setTimeout(() => void this.flush(), this.options.batchWaitMs);
+        this.handOver('arrived');
         return;
       default:
         return;
@@ -176,40 +195,69 @@ export class EventIngester {
     if (!this.stopped) this.reconnectTimer = setTimeout(() => this.open(), this.options.reconnectMs);
   }
 
-  /** Stores everything pending, batch by batch, acknowledging each batch once committed. */
-  private flush(): Promise<void> {
-    clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
+  /**
+   * Hands pending messages to the store while it holds fewer than BATCHES_IN_HAND batches: a full
+   * batch at once; a smaller one once its first message has waited batchWaitMs, or once a batch
+   * is stored and nothing else is in hand, so that what arrived during a commit goes with the next.
+   */
+  private handOver(why: 'arrived' | 'waited' | 'stored'): void {
+    while (this.pending.length > 0 && this.inHand.length < BATCHES_IN_HAND) {
+      const full = this.pending.length >= this.options.batchSize;
+      if (!full && why === 'arrived') break;
+      if (!full && why === 'stored' && this.inHand.length > 0) break;
+      this.inHand.push(this.storeBatch(this.pending.splice(0, this.options.batchSize)));
+    }
+    if (this.pending.length === 0 || this.stopped) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    } else {
+      this.batchTimer ??= setTimeout(() => {
+        this.batchTimer = undefined;
+        this.handOver('waited');
+      }, this.options.batchWaitMs);
+    }
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.options.batchSize);
-      try {
-        const result = await this.store(batch);
+  private storeBatch(messages: Received[]): Batch {
+    const batch: Batch = { messages, stored: false, failed: false, settled: Promise.resolve() };
+    batch.settled = this.store(messages).then(
+      (result) => {
         if (result.deadLettered > 0)
           this.logger.warn({ deadLettered: result.deadLettered }, 'events dead-lettered');
-      } catch (err) {
+        batch.stored = true;
+        this.acknowledgeStored();
+        this.handOver('stored');
+      },
+      (err: unknown) => {
         this.logger.error({ err }, 'storing events failed; the broker will resend them');
-        // Message ids belong to their connection: dropping it unacknowledged makes the broker resend.
-        for (const connection of new Set([...batch, ...this.pending].map((m) => m.connection))) {
-          connection.destroy();
-        }
+        batch.failed = true;
+        // Message ids belong to their connection: dropping it unacknowledged makes the broker
+        // resend, and those of the batches still in hand too.
+        const held = [...this.inHand.flatMap((b) => b.messages), ...this.pending];
+        for (const connection of new Set(held.map((m) => m.connection))) connection.destroy();
         this.connection?.destroy();
         this.pending = [];
-        return;
-      }
-      for (const message of batch) {
-        // An id is only meaningful on the connection that delivered it; after a reconnection
-        // the broker resends the message, and the duplicate is dropped.
-        if (message.messageId !== undefined && message.connection === this.connection) {
-          message.connection.write(generate({ cmd: 'puback', messageId: message.messageId }));
-        }
-      }
+        this.acknowledgeStored();
+      },
+    );
+    return batch;
+  }
+
+  /** Acknowledges the stored batches at the front, in the order their messages came. */
+  private acknowledgeStored(): void {
+    while (this.inHand[0]?.stored || this.inHand[0]?.failed) {
+      const { messages, stored } = this.inHand.shift()!;
+      if (!stored) continue;
+      // An id is only meaningful on the connection that delivered it; after a reconnection
+      // the broker resends the message, and the duplicate is dropped.
+      const acks = messages
+        .filter(
+          (m) => m.messageId !== undefined && m.connection === this.connection && !m.connection.destroyed,
+        )
+        .map((m) => generate({ cmd: 'puback', messageId: m.messageId }));
+      // One write for the batch: over WebSockets each write is a frame (and a TLS record) the
+      // broker must read on its own, and a PUBACK is four bytes.
+      if (acks.length > 0) this.connection?.write(Buffer.concat(acks));
     }
   }
 }

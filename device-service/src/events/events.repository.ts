@@ -87,9 +87,31 @@ export class EventsRepository {
     return rows.length;
   }
 
-  /** One ingested batch is one transaction: its events, states, tokens and dead letters, or none. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
+  /** The last ingested batch handed to `writeBatch`, and how many are queued or being written. */
+  private lastBatch: Promise<unknown> = Promise.resolve();
+  private batchesInHand = 0;
+
+  /**
+   * Writes one ingested batch: its events, states, tokens and dead letters, or none of them. In
+   * one transaction; or, when the batch is a single statement, as that statement alone, which is
+   * atomic by itself and spares the round trips of BEGIN and COMMIT.
+   * Batches are written one after another in the order handed over, so that the ingester may
+   * prepare the next while one commits: no batch may overtake the one before it (a rollout would
+   * take a device's older report). For the same reason a batch that fails fails those queued
+   * behind it, which write nothing; the broker delivers all of them again.
+   */
+  writeBatch<T>(work: (manager: EntityManager) => Promise<T>, singleStatement: boolean): Promise<T> {
+    const previous = this.batchesInHand === 0 ? Promise.resolve() : this.lastBatch;
+    this.batchesInHand++;
+    const written = previous.then(() =>
+      singleStatement ? work(this.db.manager) : this.db.transaction(work),
+    );
+    const settled = () => {
+      this.batchesInHand--;
+    };
+    written.then(settled, settled);
+    this.lastBatch = written;
+    return written;
   }
 
   /** Keeps unreadable messages with the reason, in one statement. */
