@@ -6,12 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createCa, createCrl, issueDevice, type TestDevice } from '../../broker/test/pki.ts';
+import { freePort } from '../support/process.ts';
 import { selfSigned } from '../../broker/dist/tls/server-identity.js';
 
 const { values } = parseArgs({
@@ -27,14 +27,6 @@ const PUBLISHERS = Math.min(Number(values.publishers), DEVICES);
 const MESSAGES = Number(values.messages);
 const CONCURRENCY = Number(values.concurrency);
 const PAYLOAD = Buffer.alloc(200, 'x');
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 function progress(label: string, done: number, total: number): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${label}: ${done}/${total}   `);

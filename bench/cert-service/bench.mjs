@@ -15,8 +15,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +40,7 @@ const enrolmentCount = Number(args.enrolments);
 await import('reflect-metadata');
 const autocannon = (await import('autocannon')).default;
 const { pacedLoad } = await import('./paced-client.mjs');
+const { cpuSeconds, freePort } = await import('../support/process.ts');
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto);
 const { createTestDatabase } = await import(join(root, 'common/dist/testing/index.js'));
@@ -50,14 +49,6 @@ const INTERNAL_TOKEN = randomBytes(24).toString('hex');
 const deviceId = (i) => `bench-${i}`;
 const passwordOf = (i) => `mqtt-password-${i}-0123456789`;
 const secretOf = (i) => `enrolment-secret-${i}-0123456789`;
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  return port;
-}
 
 /** Starts cert-service from its build in a child process and waits until it is ready. */
 async function startService(database, extraEnv) {
@@ -88,15 +79,8 @@ async function startService(database, extraEnv) {
   }
   return {
     url,
-    /** The process's CPU seconds so far (user + system, Linux /proc; NaN elsewhere). */
-    cpuSeconds() {
-      try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
-      } catch {
-        return NaN;
-      }
-    },
+    /** The process's CPU seconds so far (user + system; NaN where there is no /proc). */
+    cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -106,9 +90,6 @@ async function startService(database, extraEnv) {
 
 /** The issue's figure: decisions per second with a warm cache, at which p99 must stay under 5 ms. */
 const TARGET_RATE = 15_000;
-
-/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node.js runs on. */
-const USER_HZ = 100;
 
 async function internal(url, method, path, body) {
   const response = await fetch(`${url}/internal/v1${path}`, {
@@ -178,8 +159,8 @@ async function atRate(service, path, request, rate) {
     connections: 100,
     accept: (status, body) => status === 200 && body.includes('"ok"'),
   });
-  const cpuSeconds = service.cpuSeconds() - cpuBefore;
-  return { ...result, cpuMicroseconds: (cpuSeconds / result.sent) * 1e6 };
+  const used = service.cpuSeconds() - cpuBefore;
+  return { ...result, cpuMicroseconds: (used / result.sent) * 1e6 };
 }
 
 /**
@@ -194,10 +175,10 @@ async function load(service, path, options) {
     duration: seconds,
     ...options,
   });
-  const cpuSeconds = service.cpuSeconds() - cpuBefore;
+  const used = service.cpuSeconds() - cpuBefore;
   if (result.non2xx > 0) process.stderr.write(`${result.non2xx} answers were not 2xx\n`);
   return {
-    cpuMicroseconds: (cpuSeconds / result.requests.total) * 1e6,
+    cpuMicroseconds: (used / result.requests.total) * 1e6,
     perSecond: result.requests.average,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,

@@ -28,7 +28,11 @@ import pg from 'pg';
 import { admin, databaseUrl } from './database.ts';
 import { enrolDevices } from './enrol.ts';
 import type { GeneratorMessage } from './load-generator.ts';
-import { cpuSeconds, freePort, ServiceProcess } from './processes.ts';
+import { cpuSeconds as cpuOf, freePort } from '../support/process.ts';
+import { ServiceProcess } from './processes.ts';
+
+/** A process's CPU seconds so far, 0 once it is gone. */
+const cpuSeconds = (pid: number | undefined): number => cpuOf(pid) ?? 0;
 
 const { values } = parseArgs({
   options: {

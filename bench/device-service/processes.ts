@@ -1,30 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpuSeconds } from '../support/process.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** CPU time (user + system) a process has used so far, from /proc; 0 once it is gone. */
-export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    // The command name, in parentheses, may hold spaces: the fields are counted after it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return 0;
-  }
-}
+import { createWriteStream } from 'node:fs';
 
 /** One service of the stack in its own Node process, as `npm start` runs it. */
 export class ServiceProcess {
@@ -92,7 +69,7 @@ export class ServiceProcess {
   }
 
   cpuSeconds(): number {
-    return cpuSeconds(this.child.pid);
+    return cpuSeconds(this.child.pid) ?? 0;
   }
 
   /** SIGTERM, as an orchestrator stops it: the service drains, and a CPU profile is written. */

@@ -13,13 +13,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, freePort } from '../support/process.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = (path) => join(root, 'hibp-service/dist', path);
@@ -39,9 +39,6 @@ const { values: args } = parseArgs({
 
 const FULL_CORPUS = 2e9;
 const LAST_VERSIONED_RELEASE = 847e6;
-/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture Node.js runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
 async function main() {
   const count = Number(args.count);
   const fpRate = Number(args['fp-rate']);
@@ -323,11 +320,11 @@ async function httpBench(command, digests) {
     await waitReady(`http://127.0.0.1:${port}/health/ready`);
     const bodies = digests.map((d) => JSON.stringify({ sha1: Buffer.from(d).toString('hex').toUpperCase() }));
     const spec = { url: `http://127.0.0.1:${port}`, bodies };
-    const cpuBefore = await processCpuSeconds(service.pid);
+    const cpuBefore = cpuSeconds(service.pid);
     const result = JSON.parse(
       await run(process.execPath, [fileURLToPath(import.meta.url), '--child-http', JSON.stringify(spec)]),
     );
-    const cpuAfter = await processCpuSeconds(service.pid);
+    const cpuAfter = cpuSeconds(service.pid);
     if (cpuBefore !== undefined && cpuAfter !== undefined) result.serviceCpuSeconds = cpuAfter - cpuBefore;
     return result;
   } finally {
@@ -353,17 +350,6 @@ async function childHttp({ url, bodies }) {
   process.stdout.write(JSON.stringify(result));
 }
 
-/** User + system CPU seconds of another process, from /proc (fields 14 and 15, in clock ticks). */
-async function processCpuSeconds(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
-}
-
 async function waitReady(url) {
   for (let i = 0; i < 600; i++) {
     try {
@@ -374,17 +360,6 @@ async function waitReady(url) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('service did not become ready');
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 function run(command, argv) {
