@@ -2,11 +2,13 @@ import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '@spincycle/common';
 import type { BrokerMetrics } from '../metrics.js';
 import { WebhookFailure, type WebhookClient } from '../webhooks/client.js';
+import { publishCacheKey } from '../webhooks/cache.js';
 import {
   publishResponse,
   registerResponse,
   subscribeResponse,
   type PublishRequest,
+  type PublishResponse,
   type RegisterRequest,
   type SubscribeRequest,
 } from '../webhooks/contract.js';
@@ -27,6 +29,8 @@ export interface AuthorizerOptions {
   maxInflightMessages: number;
 }
 
+type PublishPacket = { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean };
+
 /** What the broker remembers of an admitted client. */
 export interface Session {
   username: string | null;
@@ -35,6 +39,11 @@ export interface Session {
   maxMessageSize: number;
   /** QoS 1 and 2 publishes received and still waiting for their authorization. */
   inflight: number;
+  /**
+   * The decision cache key of the session's last publish. A device publishes to the same topic
+   * over and over; the same string each time also spares the cache hashing and comparing it anew.
+   */
+  lastPublish?: { topic: string; qos: 0 | 1 | 2; retain: boolean; key: string };
 }
 
 /**
@@ -62,7 +71,7 @@ export class Authorizer {
       authorizePublish: (client, packet, done) => {
         // Messages the broker itself publishes (wills are checked when registered) have no client.
         if (!client) return done(null);
-        void this.authorizePublish(client, packet).then((error) => done(error));
+        this.authorizePublish(client, packet, done);
       },
       authorizeSubscribe: (client, subscription, done) => {
         void this.authorizeSubscribe(client, subscription).then((granted) => done(null, granted));
@@ -127,49 +136,72 @@ export class Authorizer {
     }
   }
 
-  /** Resolves to undefined when allowed (the packet possibly rewritten), to an error otherwise. */
-  private async authorizePublish(
-    client: Client,
-    packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean },
-  ): Promise<Error | null> {
+  /**
+   * Calls `done` with null when allowed (the packet possibly rewritten), with an error otherwise.
+   * A publish whose answer the cache holds is decided at once, without a promise or the base64 of
+   * its payload: that is nearly every publish of a busy device, one per event.
+   */
+  private authorizePublish(client: Client, packet: PublishPacket, done: (error: Error | null) => void): void {
     const session = this.sessions.get(client);
     if (!session) {
       this.refuse('publish', 'no_session', { clientId: client.id });
-      return new Error('not authorized');
+      return done(new Error('not authorized'));
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     if (payload.length > session.maxMessageSize) {
       this.refuse('publish', 'message_too_large', { clientId: client.id, bytes: payload.length });
-      return new Error('message too large');
+      return done(new Error('message too large'));
     }
     if (!session.publishes.take()) {
       this.refuse('publish', 'rate_limited', { clientId: client.id });
-      return new Error('publish rate exceeded');
+      return done(new Error('publish rate exceeded'));
     }
+    const key = this.publishKey(client, session, packet);
+    const cached = this.options.webhooks.cached<PublishResponse>(key);
+    if (cached !== undefined) return done(this.applyPublish(client, packet, cached));
     // MQTT 5's Receive Maximum, for 3.1.1 clients. Each publish awaiting cert-service holds a webhook
     // call and its payload, and aedes handles every packet of one read at once, so a single read
     // could otherwise hold thousands. QoS 2 publishes past this stage, awaiting PUBREL, aedes bounds.
-    if (packet.qos === 0) return this.decidePublish(client, session, packet, payload);
+    if (packet.qos === 0) {
+      void this.decidePublish(client, session, packet, payload, key).then(done);
+      return;
+    }
     if (session.inflight >= this.options.maxInflightMessages) {
       this.refuse('publish', 'inflight_exceeded', {
         clientId: client.id,
         limit: this.options.maxInflightMessages,
       });
-      return new Error('too many messages in flight');
+      return done(new Error('too many messages in flight'));
     }
     session.inflight++;
-    try {
-      return await this.decidePublish(client, session, packet, payload);
-    } finally {
+    void this.decidePublish(client, session, packet, payload, key).then((error) => {
       session.inflight--;
-    }
+      done(error);
+    });
+  }
+
+  private publishKey(client: Client, session: Session, packet: PublishPacket): string {
+    const last = session.lastPublish;
+    if (last && last.topic === packet.topic && last.qos === packet.qos && last.retain === packet.retain)
+      return last.key;
+    const key = publishCacheKey({
+      username: session.username,
+      mountpoint: MOUNTPOINT,
+      client_id: client.id,
+      qos: packet.qos,
+      topic: packet.topic,
+      retain: packet.retain,
+    });
+    session.lastPublish = { topic: packet.topic, qos: packet.qos, retain: packet.retain, key };
+    return key;
   }
 
   private async decidePublish(
     client: Client,
     session: Session,
-    packet: { topic: string; qos: 0 | 1 | 2; retain: boolean },
+    packet: PublishPacket,
     payload: Buffer,
+    key: string,
   ): Promise<Error | null> {
     const request: PublishRequest = {
       username: session.username,
@@ -181,23 +213,30 @@ export class Authorizer {
       retain: packet.retain,
     };
     try {
-      const decision = publishDecision(
-        await this.options.webhooks.call('auth_on_publish', request, publishResponse),
+      return this.applyPublish(
+        client,
+        packet,
+        await this.options.webhooks.call('auth_on_publish', request, publishResponse, key),
       );
-      if (!decision.allowed) {
-        this.refuse('publish', decision.reason, { clientId: client.id, topic: packet.topic });
-        return new Error('not authorized');
-      }
-      // aedes answers the publish by its QoS after this hook (PUBACK for 1, PUBREC for 2, nothing
-      // for 0): a QoS rewrite would answer what the client never sent, so it is not applied here.
-      const { qos: _qos, ...rewrite } = decision.value;
-      Object.assign(packet, rewrite);
-      this.options.metrics.messagesIn.inc();
-      return null;
     } catch (err) {
       this.refuse('publish', this.reasonOf(err), { clientId: client.id, topic: packet.topic });
       return new Error('not authorized');
     }
+  }
+
+  /** Applies cert-service's answer to the packet; null when allowed, the refusal otherwise. */
+  private applyPublish(client: Client, packet: PublishPacket, response: PublishResponse): Error | null {
+    const decision = publishDecision(response);
+    if (!decision.allowed) {
+      this.refuse('publish', decision.reason, { clientId: client.id, topic: packet.topic });
+      return new Error('not authorized');
+    }
+    // aedes answers the publish by its QoS after this hook (PUBACK for 1, PUBREC for 2, nothing
+    // for 0): a QoS rewrite would answer what the client never sent, so it is not applied here.
+    const { qos: _qos, ...rewrite } = decision.value;
+    Object.assign(packet, rewrite);
+    this.options.metrics.messagesIn.inc();
+    return null;
   }
 
   /** Resolves to the subscription as granted, or null to refuse it (SUBACK 0x80). */

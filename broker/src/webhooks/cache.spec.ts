@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKey, DecisionCache, maxAgeSeconds } from './cache.js';
+import { cacheKey, DecisionCache, maxAgeSeconds, publishCacheKey } from './cache.js';
 
 describe('maxAgeSeconds (VerneMQ parses max-age= anywhere in the value)', () => {
   it.each([
@@ -42,6 +42,16 @@ describe('cacheKey', () => {
   ])('changes with the %s', (field, value) => {
     expect(cacheKey('auth_on_publish', { ...publish, [field]: value })).not.toBe(
       cacheKey('auth_on_publish', publish),
+    );
+  });
+
+  it.each([
+    ['a device', publish],
+    ['a user without a username', { ...publish, username: null, qos: 0, retain: true }],
+    ['quotes, backslashes and non-ASCII', { ...publish, client_id: 'a"b\\c', topic: 'x/"]/é/\u2028' }],
+  ])('is the same for a publish built without its payload: %s', (_case, request) => {
+    expect(publishCacheKey(request as Parameters<typeof publishCacheKey>[0])).toBe(
+      cacheKey('auth_on_publish', { ...request, payload: 'YQ==' }),
     );
   });
 

@@ -1,3 +1,5 @@
+import type { PublishRequest } from './contract.js';
+
 /**
  * VerneMQ's webhook decision cache, reproduced so that cert-service may answer this broker as it
  * answers VerneMQ: an `auth_*` answer of `ok` carrying `cache-control: max-age=<s>` is reused for
@@ -20,6 +22,22 @@ export function cacheKey(hook: string, body: Record<string, unknown>): string {
     .sort()
     .map((k) => [k, body[k]]);
   return `${hook}\n${JSON.stringify(fields)}`;
+}
+
+/**
+ * `cacheKey` of an auth_on_publish request, built without the request: the broker looks a publish
+ * up before it encodes the payload as base64, which a cached answer never needs. The same string
+ * as the generic key (its fields in sorted order), so both find the same entry.
+ */
+export function publishCacheKey(
+  publish: Pick<PublishRequest, 'username' | 'mountpoint' | 'client_id' | 'qos' | 'topic' | 'retain'>,
+): string {
+  return (
+    `auth_on_publish\n[["client_id",${JSON.stringify(publish.client_id)}],` +
+    `["mountpoint",${JSON.stringify(publish.mountpoint)}],["qos",${publish.qos}],` +
+    `["retain",${publish.retain}],["topic",${JSON.stringify(publish.topic)}],` +
+    `["username",${JSON.stringify(publish.username)}]]`
+  );
 }
 
 /** `max-age=` found anywhere in the value, as VerneMQ parses it; undefined when absent or not a number. */

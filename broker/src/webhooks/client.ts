@@ -66,10 +66,20 @@ export class WebhookClient {
     this.path = `${url.pathname}${url.search}`;
   }
 
-  async call<T>(hook: Hook, body: Body, schema: ZodType<T>): Promise<T> {
+  /** A reusable answer to the question of that cache key, without asking; undefined if none. */
+  cached<T>(key: string): T | undefined {
+    return this.options.cache?.get<T>(key);
+  }
+
+  /** `key`: the question's cacheKey, where the caller has it already. */
+  async call<T>(
+    hook: Hook,
+    body: Body,
+    schema: ZodType<T>,
+    key = cacheKey(hook, body as unknown as Record<string, unknown>),
+  ): Promise<T> {
     const cache = this.options.cache;
     if (!cache) return this.ask(hook, body, schema, undefined);
-    const key = cacheKey(hook, body as unknown as Record<string, unknown>);
     const cached = cache.get<T>(key);
     if (cached !== undefined) return cached;
     // A device with several publishes in flight, or a fleet reconnecting at once, asks the same
