@@ -28,7 +28,7 @@ import pg from 'pg';
 import { admin, databaseUrl } from './database.ts';
 import { enrolDevices } from './enrol.ts';
 import type { GeneratorMessage } from './load-generator.ts';
-import { cpuSeconds as cpuOf, freePort } from '../support/process.ts';
+import { cpuSeconds as cpuOf, freePort, ioCalls } from '../support/process.ts';
 import { ServiceProcess } from './processes.ts';
 
 /** A process's CPU seconds so far, 0 once it is gone. */
@@ -236,6 +236,7 @@ try {
     ).rows.map((r) => r.pid);
   const postgresPids = await backends();
   const cpuBefore = processes.map((p) => cpuSeconds(p.pid));
+  const ioBefore = processes.map((p) => ioCalls(p.pid) ?? NaN);
   const postgresBefore = new Map(postgresPids.map((pid) => [pid, cpuSeconds(pid)]));
 
   const started = performance.now();
@@ -281,6 +282,7 @@ try {
     );
   const seconds = (storedAt - started) / 1000;
   const cpu = processes.map((p, i) => cpuSeconds(p.pid) - cpuBefore[i]!);
+  const io = processes.map((p, i) => (ioCalls(p.pid) ?? NaN) - ioBefore[i]!);
   // A backend opened during the run counts whole.
   const postgresCpu = [...new Set([...postgresPids, ...(await backends())])].reduce(
     (sum, pid) => sum + Math.max(0, cpuSeconds(pid) - (postgresBefore.get(pid) ?? 0)),
@@ -325,12 +327,12 @@ try {
   const copySeconds = (performance.now() - copyStarted) / 1000;
 
   const usage = [
-    ...processes.map((p, i) => ({ name: p.name, used: cpu[i]! })),
-    { name: 'PostgreSQL backends', used: postgresCpu },
+    ...processes.map((p, i) => ({ name: p.name, used: cpu[i]!, calls: io[i]! })),
+    { name: 'PostgreSQL backends', used: postgresCpu, calls: NaN },
   ];
   const total = usage.reduce((sum, u) => sum + u.used, 0);
   const stack = total - cpu.slice(services.length).reduce((sum, used) => sum + used, 0);
-  usage.push({ name: 'all of them', used: total });
+  usage.push({ name: 'all of them', used: total, calls: NaN });
   const rate = stored / seconds;
   const [tenth, ninth] = marks;
   const steady = tenth && ninth ? (ninth.rows - tenth.rows) / ((ninth.at - tenth.at) / 1000) : NaN;
@@ -366,10 +368,16 @@ try {
     '',
     `CPU while ingesting (${seconds.toFixed(2)} s; ${CORES} cores are ${CORES * 100} %):`,
     '',
-    row(['process', 'CPU s', '% of one core', 'µs per event']),
-    row(['---', '---:', '---:', '---:']),
-    ...usage.map(({ name, used }) =>
-      row([name, used.toFixed(2), ((used / seconds) * 100).toFixed(0), ((used / stored) * 1e6).toFixed(0)]),
+    row(['process', 'CPU s', '% of one core', 'µs per event', 'reads + writes per event']),
+    row(['---', '---:', '---:', '---:', '---:']),
+    ...usage.map(({ name, used, calls }) =>
+      row([
+        name,
+        used.toFixed(2),
+        ((used / seconds) * 100).toFixed(0),
+        ((used / stored) * 1e6).toFixed(0),
+        Number.isNaN(calls) ? '' : (calls / stored).toFixed(2),
+      ]),
     ),
     '',
     // Were the machine theirs alone and every core busy, this is as fast as these costs allow.
