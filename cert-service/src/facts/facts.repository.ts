@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import DataLoader from 'dataloader';
 import { DataSource } from 'typeorm';
 import type {
   DeviceFacts,
@@ -65,6 +66,38 @@ interface DeviceRow {
   enrolment_pending: boolean;
 }
 
+interface AccessKey {
+  username: string;
+  deviceId: string;
+}
+
+const BATCHING = {
+  // Every lookup reads the database: a decision may only rest on facts read after it was asked.
+  cache: false,
+  // One statement per turn of the event loop, not per microtask checkpoint (the default), which
+  // would batch only the lookups of a single request.
+  batchScheduleFn: (send: () => void) => setImmediate(send),
+  maxBatchSize: 500,
+  cacheKeyFn: (key: unknown) => JSON.stringify(key),
+} as const;
+
+/**
+ * The batch's rows in the order of its keys (each row carries its key's ordinal, from 1). A key
+ * without its row fails alone, which refuses that request (fail closed) and no other.
+ */
+function inOrder<R extends { i: string }, T>(
+  count: number,
+  rows: R[],
+  what: string,
+  build: (row: R, index: number) => T,
+): (T | Error)[] {
+  const byOrdinal = new Map(rows.map((row) => [Number(row.i), row]));
+  return Array.from({ length: count }, (_, index) => {
+    const row = byOrdinal.get(index + 1);
+    return row === undefined ? new Error(`${what} query returned no row`) : build(row, index);
+  });
+}
+
 const DEVICE_VIEW_COLUMNS =
   'id, status, owner_id, online, last_seen_at, enrolment_secret_hash IS NOT NULL AS enrolment_pending';
 
@@ -82,48 +115,73 @@ const toView = (row: DeviceRow): DeviceView => ({
 export class FactsRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Everything one publish or subscribe decision needs, in one round trip. */
-  async loadAccess(username: string, deviceId: string): Promise<AccessRecord> {
-    const rows: AccessRow[] = await this.db.query(
-      `SELECT
-         (SELECT json_build_object('status', status) FROM devices WHERE id = $1) AS actor_device,
-         (SELECT permissions FROM service_credentials WHERE id = $1) AS actor_service,
-         (SELECT json_build_object('status', status, 'ownerId', owner_id) FROM devices WHERE id = $2) AS device,
+  /**
+   * Lookups that arrive in one turn of the event loop go to PostgreSQL as one statement. A fleet
+   * reconnecting at once (after a broker restart, a power cut) asks thousands of these within a
+   * second; one query each queued them behind the pool's few connections, and every round trip on
+   * a busy machine waits for its processes to be scheduled, so the last devices waited seconds,
+   * past the broker's webhook timeout. A batch is sent once the turn ends: a lookup never joins
+   * one already on its way, and so never reads facts older than its own request.
+   */
+  private readonly accessLoader = new DataLoader<AccessKey, AccessRecord, string>(
+    (keys) => this.loadAccessBatch(keys),
+    BATCHING,
+  );
+
+  private readonly registrationLoader = new DataLoader<string, RegistrationRecord, string>(
+    (usernames) => this.loadRegistrationBatch(usernames),
+    BATCHING,
+  );
+
+  /** Everything one publish or subscribe decision needs. */
+  loadAccess(username: string, deviceId: string): Promise<AccessRecord> {
+    return this.accessLoader.load({ username, deviceId });
+  }
+
+  loadRegistration(username: string): Promise<RegistrationRecord> {
+    return this.registrationLoader.load(username);
+  }
+
+  private async loadAccessBatch(keys: readonly AccessKey[]): Promise<(AccessRecord | Error)[]> {
+    const rows: (AccessRow & { i: string })[] = await this.db.query(
+      `SELECT q.i,
+         (SELECT json_build_object('status', status) FROM devices WHERE id = q.username) AS actor_device,
+         (SELECT permissions FROM service_credentials WHERE id = q.username) AS actor_service,
+         (SELECT json_build_object('status', status, 'ownerId', owner_id) FROM devices WHERE id = q.device_id) AS device,
          COALESCE((SELECT json_agg(json_build_object('scope', scope, 'expiresAt', expires_at, 'revoked', revoked))
-                   FROM technician_grants WHERE technician_id = $1 AND device_id = $2), '[]'::json) AS grants`,
-      [username, deviceId],
+                   FROM technician_grants WHERE technician_id = q.username AND device_id = q.device_id),
+                  '[]'::json) AS grants
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(username, device_id, i)`,
+      [keys.map((k) => k.username), keys.map((k) => k.deviceId)],
     );
-    const row = rows[0];
-    if (row === undefined) throw new Error('access query returned no row');
-    return {
+    return inOrder(keys.length, rows, 'access', (row, i) => ({
       actorDevice: row.actor_device,
       actorService: row.actor_service,
-      device: row.device ? { id: deviceId, ...row.device } : null,
+      device: row.device ? { id: keys[i]!.deviceId, ...row.device } : null,
       grants: row.grants.map((g) => ({
         scope: g.scope,
         expiresAt: new Date(g.expiresAt),
         revoked: g.revoked,
       })),
-    };
+    }));
   }
 
-  async loadRegistration(username: string): Promise<RegistrationRecord> {
+  private async loadRegistrationBatch(usernames: readonly string[]): Promise<(RegistrationRecord | Error)[]> {
     const rows: {
+      i: string;
       device_status: DeviceStatus | null;
       mqtt_password_hash: Buffer | null;
       service_secret_hash: Buffer | null;
       service_permissions: ServicePermission[] | null;
     }[] = await this.db.query(
-      `SELECT d.status AS device_status, d.mqtt_password_hash,
+      `SELECT q.i, d.status AS device_status, d.mqtt_password_hash,
               s.secret_hash AS service_secret_hash, s.permissions AS service_permissions
-       FROM (SELECT 1) AS one
-       LEFT JOIN devices d ON d.id = $1
-       LEFT JOIN service_credentials s ON s.id = $1`,
-      [username],
+       FROM unnest($1::text[]) WITH ORDINALITY AS q(username, i)
+       LEFT JOIN devices d ON d.id = q.username
+       LEFT JOIN service_credentials s ON s.id = q.username`,
+      [usernames],
     );
-    const row = rows[0];
-    if (row === undefined) throw new Error('registration query returned no row');
-    return {
+    return inOrder(usernames.length, rows, 'registration', (row) => ({
       device:
         row.device_status !== null && row.mqtt_password_hash !== null
           ? { status: row.device_status, mqttPasswordHash: row.mqtt_password_hash }
@@ -132,7 +190,7 @@ export class FactsRepository {
         row.service_secret_hash !== null
           ? { secretHash: row.service_secret_hash, permissions: row.service_permissions ?? [] }
           : null,
-    };
+    }));
   }
 
   async findDevice(id: string): Promise<DeviceView | null> {
