@@ -250,14 +250,28 @@ export class EventIngester {
       if (!stored) continue;
       // An id is only meaningful on the connection that delivered it; after a reconnection
       // the broker resends the message, and the duplicate is dropped.
-      const acks = messages
-        .filter(
-          (m) => m.messageId !== undefined && m.connection === this.connection && !m.connection.destroyed,
-        )
-        .map((m) => generate({ cmd: 'puback', messageId: m.messageId }));
+      const ids: number[] = [];
+      for (const m of messages)
+        if (m.messageId !== undefined && m.connection === this.connection && !m.connection.destroyed)
+          ids.push(m.messageId);
       // One write for the batch: over WebSockets each write is a frame (and a TLS record) the
       // broker must read on its own, and a PUBACK is four bytes.
-      if (acks.length > 0) this.connection?.write(Buffer.concat(acks));
+      if (ids.length > 0) this.connection?.write(pubacks(ids));
     }
   }
+}
+
+/**
+ * PUBACKs for these message ids, back to back. A PUBACK is fixed: type 4 with no flags, remaining
+ * length 2, the id big-endian (MQTT 3.1.1 §3.4). Written here rather than by mqtt-packet's
+ * generate, which allocates a packet object and buffers for each one of a batch's hundreds.
+ */
+export function pubacks(messageIds: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(messageIds.length * 4);
+  messageIds.forEach((id, i) => {
+    out[i * 4] = 0x40;
+    out[i * 4 + 1] = 0x02;
+    out.writeUInt16BE(id, i * 4 + 2);
+  });
+  return out;
 }

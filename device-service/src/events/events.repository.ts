@@ -50,6 +50,32 @@ interface EventRow {
   received_key: string;
 }
 
+interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/** What TypeORM's PostgreSQL query runner connects to: a client of node-postgres's pool. */
+interface PgClient {
+  query(query: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** The statements each client has been checked for, before it prepares them the first time. */
+const checkedClients = new WeakMap<PgClient, Set<string>>();
+
+const INSERT_EVENTS: PreparedStatement = {
+  name: 'events_insert_batch',
+  text: `WITH stored AS (
+      INSERT INTO events (device_id, event_id, type, payload, device_time, received_at)
+      SELECT e.device_id, e.event_id, e.type, e.payload,
+        to_timestamp(e.device_time / 1000.0), to_timestamp(e.received_at / 1000.0)
+      FROM jsonb_to_recordset($1::jsonb)
+        AS e(device_id text, event_id text, type text, payload jsonb, device_time float8, received_at float8)
+      ON CONFLICT ON CONSTRAINT events_device_event DO NOTHING
+      RETURNING 1)
+    SELECT count(*)::int AS stored FROM stored`,
+};
+
 /** The only code that reads or writes stored events. */
 @Injectable()
 export class EventsRepository {
@@ -64,27 +90,52 @@ export class EventsRepository {
     manager: EntityManager = this.db.manager,
   ): Promise<number> {
     if (events.length === 0) return 0;
-    const rows: unknown[] = await manager.query(
-      `INSERT INTO events (device_id, event_id, type, payload, device_time, received_at)
-       SELECT e.device_id, e.event_id, e.type, e.payload, e.device_time, e.received_at
-       FROM jsonb_to_recordset($1::jsonb)
-         AS e(device_id text, event_id text, type text, payload jsonb, device_time timestamptz, received_at timestamptz)
-       ON CONFLICT ON CONSTRAINT events_device_event DO NOTHING
-       RETURNING 1`,
-      [
-        JSON.stringify(
-          events.map((e) => ({
-            device_id: e.deviceId,
-            event_id: e.eventId,
-            type: e.type,
-            payload: e.payload,
-            device_time: e.deviceTime?.toISOString() ?? null,
-            received_at: e.receivedAt.toISOString(),
-          })),
-        ),
-      ],
-    );
-    return rows.length;
+    // Times travel as epoch milliseconds: formatting two ISO strings an event cost the service
+    // more than the rest of serialising it, and to_timestamp of a whole millisecond is exact to
+    // the microsecond. One count comes back rather than one row per stored event.
+    const [{ stored }] = (await this.prepared(manager, INSERT_EVENTS, [
+      JSON.stringify(
+        events.map((e) => ({
+          device_id: e.deviceId,
+          event_id: e.eventId,
+          type: e.type,
+          payload: e.payload,
+          device_time: e.deviceTime?.getTime() ?? null,
+          received_at: e.receivedAt.getTime(),
+        })),
+      ),
+    ])) as [{ stored: number }];
+    return stored;
+  }
+
+  /**
+   * Runs a named prepared statement on the manager's connection (its transaction's, if any), so
+   * that PostgreSQL parses and plans it once per connection rather than at every batch; TypeORM's
+   * query sends every statement unnamed.
+   */
+  private async prepared(
+    manager: EntityManager,
+    statement: PreparedStatement,
+    values: unknown[],
+  ): Promise<unknown[]> {
+    const runner = manager.queryRunner ?? this.db.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as PgClient;
+      const checked = checkedClients.get(client) ?? new Set<string>();
+      if (!checked.has(statement.name)) {
+        // PGlite serves every connection from one session, where a statement prepared by a client
+        // the pool has since closed outlives it: preparing it again would fail (42P05).
+        const { rows } = await client.query({
+          text: 'SELECT 1 FROM pg_prepared_statements WHERE name = $1',
+          values: [statement.name],
+        });
+        if (rows.length > 0) await client.query({ text: `DEALLOCATE ${statement.name}` });
+        checkedClients.set(client, checked.add(statement.name));
+      }
+      return (await client.query({ ...statement, values })).rows;
+    } finally {
+      if (runner !== manager.queryRunner) await runner.release();
+    }
   }
 
   /** The last ingested batch handed to `writeBatch`, and how many are queued or being written. */
