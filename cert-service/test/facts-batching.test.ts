@@ -12,6 +12,16 @@ const DEVICES = 30;
 const deviceId = (i: number) => `D${i}`;
 const passwordHash = (i: number) => Buffer.from(`hash-of-${i}`);
 const inAnHour = new Date(Date.now() + 3_600_000);
+/** The technician's control grant on D7. */
+const grantTechnician = ({ revoked }: { revoked: boolean }) =>
+  facts.upsertGrant({
+    id: 'g1',
+    technicianId: 'tech',
+    deviceId: deviceId(7),
+    scope: 'control',
+    expiresAt: inAnHour,
+    revoked,
+  });
 
 beforeAll(async () => {
   db = await createTestDatabase('facts-batching');
@@ -32,14 +42,7 @@ beforeAll(async () => {
       enrolmentSecretHash: null,
     });
   }
-  await facts.upsertGrant({
-    id: 'g1',
-    technicianId: 'tech',
-    deviceId: deviceId(7),
-    scope: 'control',
-    expiresAt: inAnHour,
-    revoked: false,
-  });
+  await grantTechnician({ revoked: false });
   await facts.upsertService('ingester', Buffer.from('service-hash'), ['ingest']);
 });
 
@@ -107,14 +110,7 @@ describe(`fact lookups asked together (${process.env.DATABASE_URL ? 'PostgreSQL'
     const earlier = facts.loadAccess('tech', deviceId(7));
     // The earlier batch leaves at the end of this turn; the revocation commits after that.
     await new Promise((resolve) => setImmediate(resolve));
-    await facts.upsertGrant({
-      id: 'g1',
-      technicianId: 'tech',
-      deviceId: deviceId(7),
-      scope: 'control',
-      expiresAt: inAnHour,
-      revoked: true,
-    });
+    await grantTechnician({ revoked: true });
     const later = await facts.loadAccess('tech', deviceId(7));
     await earlier;
     expect(later.grants).toEqual([{ scope: 'control', expiresAt: inAnHour, revoked: true }]);
