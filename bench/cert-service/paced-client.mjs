@@ -14,11 +14,32 @@ import { connect } from 'node:net';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length: *(\d+)/i;
+/** How node:http spells it; other spellings take the regular expression. */
+const CONTENT_LENGTH_LOWER = Buffer.from('\r\ncontent-length: ');
+const DIGIT_0 = 0x30;
+
+/** The body length an answer's header announces, read from the bytes without decoding them. */
+function contentLength(buffer, headerEnd) {
+  const at = buffer.indexOf(CONTENT_LENGTH_LOWER);
+  if (at < 0 || at > headerEnd) {
+    return Number(CONTENT_LENGTH.exec(buffer.toString('latin1', 0, headerEnd))?.[1] ?? 0);
+  }
+  let length = 0;
+  for (let i = at + CONTENT_LENGTH_LOWER.length; i < headerEnd; i++) {
+    const digit = buffer[i] - DIGIT_0;
+    if (digit < 0 || digit > 9) break;
+    length = length * 10 + digit;
+  }
+  return length;
+}
+
+const percentile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
 
 /**
  * @param {{ host: string, port: number, path: string, headers: Record<string, string>, body: string,
  *   rate: number, seconds: number, connections: number, accept: (status: number, body: Buffer) => boolean }} options
- * @returns {Promise<{ perSecond: number, p99: number, errors: number, sent: number }>}
+ * @returns {Promise<{ perSecond: number, p99: number, errors: number, sent: number,
+ *   client: { sendLagP99: number, maxTickGap: number } }>}
  */
 export async function pacedLoad(options) {
   const { rate, seconds } = options;
@@ -34,18 +55,23 @@ export async function pacedLoad(options) {
   const request = Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]);
 
   const latencies = new Float64Array(total);
+  /** How late each request left this process, due to write: the client's own share of latency. */
+  const sendLags = new Float64Array(total);
   let answered = 0;
   let errors = 0;
-  let started = 0;
-  /** Due times of requests waiting for a free connection, oldest first. */
-  const waiting = [];
+  /** Requests due so far; those from `sent` on wait for a free connection, oldest first. */
+  let due = 0;
+  let sent = 0;
+  let maxTickGap = 0;
   const idle = [];
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
+  let start = 0;
+  const dueTime = (index) => start + (index * 1000) / rate;
 
-  const record = (due, ok) => {
+  const record = (dueAt, ok) => {
     if (!ok) errors++;
-    latencies[answered++] = performance.now() - due;
+    latencies[answered++] = performance.now() - dueAt;
     if (answered === total) finish();
   };
 
@@ -60,49 +86,61 @@ export async function pacedLoad(options) {
           connection.pending.length === 0 ? chunk : Buffer.concat([connection.pending, chunk]);
         const end = connection.pending.indexOf(HEADER_END);
         if (end < 0) return;
-        const header = connection.pending.toString('latin1', 0, end);
-        const length = Number(CONTENT_LENGTH.exec(header)?.[1] ?? 0);
+        const length = contentLength(connection.pending, end);
         if (connection.pending.length < end + 4 + length) return;
-        const status = Number(header.slice(9, 12));
+        const status = Number(connection.pending.toString('latin1', 9, 12));
         const answer = connection.pending.subarray(end + 4, end + 4 + length);
         connection.pending = connection.pending.subarray(end + 4 + length);
         record(connection.due, options.accept(status, answer));
+        // Requests that fell due while this process was busy leave now, not at the next tick.
+        release();
         send(connection);
       });
     });
 
   /** Gives the connection the oldest waiting request, or parks it. */
   const send = (connection) => {
-    const due = waiting.shift();
-    if (due === undefined) {
+    if (sent === due) {
       idle.push(connection);
       return;
     }
-    connection.due = due;
+    connection.due = dueTime(sent);
+    sendLags[sent++] = performance.now() - connection.due;
     connection.socket.write(request);
+  };
+
+  /** Counts the requests due by now and hands them to idle connections. */
+  const release = () => {
+    const now = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+    for (; due < now; due++) {
+      const connection = idle.pop();
+      if (connection) send(connection);
+    }
   };
 
   const pool = await Promise.all(Array.from({ length: options.connections }, open));
   idle.push(...pool);
-  const start = performance.now();
+  start = performance.now();
+  let lastTick = start;
   const tick = () => {
-    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
-    for (; started < due; started++) {
-      waiting.push(start + (started * 1000) / rate);
-      const connection = idle.pop();
-      if (connection) send(connection);
-    }
-    if (started < total) setTimeout(tick, 1);
+    const now = performance.now();
+    maxTickGap = Math.max(maxTickGap, now - lastTick);
+    lastTick = now;
+    release();
+    if (due < total) setTimeout(tick, 1);
   };
   tick();
   await finished;
   const elapsed = (performance.now() - start) / 1000;
   for (const { socket } of pool) socket.destroy();
   latencies.sort();
+  sendLags.sort();
   return {
     perSecond: total / elapsed,
-    p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
+    p99: percentile(latencies, 0.99),
     errors,
     sent: total,
+    // Reported beside, never subtracted: a late send is queueing too, whoever caused it.
+    client: { sendLagP99: percentile(sendLags, 0.99), maxTickGap },
   };
 }

@@ -142,29 +142,55 @@ export class RequestRefused extends Error {
   }
 }
 
-/** Reads a request body up to `limitBytes`; a longer one is refused without keeping the rest. */
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new RequestRefused(413, `body must be at most ${limitBytes} bytes`);
-    if (Number(req.headers['content-length']) > limitBytes) {
-      reject(tooLarge());
+/**
+ * Reads a request body up to `limitBytes` and calls `done` once, with the body or with why it was
+ * refused; a longer one is refused without keeping the rest. The callback form is for routes
+ * served once per broker packet, where a promise per body is a cost worth avoiding.
+ */
+export function collectBody(
+  req: IncomingMessage,
+  limitBytes: number,
+  done: (err: Error | undefined, body: Buffer | undefined) => void,
+): void {
+  if (Number(req.headers['content-length']) > limitBytes) {
+    done(tooLarge(limitBytes), undefined);
+    req.resume();
+    return;
+  }
+  let first: Buffer | undefined;
+  let rest: Buffer[] | undefined;
+  let length = 0;
+  let settled = false;
+  req.on('data', (chunk: Buffer) => {
+    length += chunk.length;
+    if (length > limitBytes) {
+      settled = true;
+      done(tooLarge(limitBytes), undefined);
+      req.removeAllListeners('data');
       req.resume();
       return;
     }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > limitBytes) {
-        reject(tooLarge());
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
+    if (first === undefined) first = chunk;
+    else (rest ??= [first]).push(chunk);
+  });
+  req.on('end', () => {
+    if (settled) return;
+    settled = true;
     // A small body arrives in one chunk; concatenating would copy it for nothing.
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
+    done(undefined, rest !== undefined ? Buffer.concat(rest) : (first ?? Buffer.alloc(0)));
+  });
+  req.on('error', (err) => {
+    if (settled) return;
+    settled = true;
+    done(err, undefined);
+  });
+}
+
+const tooLarge = (limitBytes: number) => new RequestRefused(413, `body must be at most ${limitBytes} bytes`);
+
+/** Reads a request body up to `limitBytes`; a longer one is refused without keeping the rest. */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    collectBody(req, limitBytes, (err, body) => (err === undefined ? resolve(body!) : reject(err)));
   });
 }

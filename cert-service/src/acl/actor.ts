@@ -2,10 +2,18 @@ import type { Decision, Identity, ServicePermission } from './topic-acl.js';
 
 /** How a connection's client id relates to its username. */
 export type ClientIdRelation = 'same' | 'prefixed' | 'other';
+export const CLIENT_ID_RELATIONS: readonly ClientIdRelation[] = ['same', 'prefixed', 'other'];
+
+const COLON = ':'.charCodeAt(0);
 
 export function clientIdRelation(username: string, clientId: string): ClientIdRelation {
   if (clientId === username) return 'same';
-  return clientId.startsWith(`${username}:`) ? 'prefixed' : 'other';
+  // Compared in place: building `${username}:` would allocate on every publish of a user's app.
+  return clientId.length > username.length &&
+    clientId.charCodeAt(username.length) === COLON &&
+    clientId.startsWith(username)
+    ? 'prefixed'
+    : 'other';
 }
 
 /**

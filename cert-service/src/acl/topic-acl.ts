@@ -60,7 +60,8 @@ export interface DeviceTopic {
 export const MAX_TOPIC_BYTES = 256;
 export const ANY_DEVICE = '+';
 
-const CHANNELS: ReadonlySet<string> = new Set<Channel>(['state', 'events', 'commands', 'ota']);
+export const DEVICE_CHANNELS: readonly Channel[] = ['state', 'events', 'commands', 'ota'];
+const CHANNELS: ReadonlySet<string> = new Set<Channel>(DEVICE_CHANNELS);
 const DEVICE_PUBLISHES: ReadonlySet<Channel> = new Set<Channel>(['state', 'events']);
 const DEVICE_SUBSCRIBES: ReadonlySet<Channel> = new Set<Channel>(['commands', 'ota']);
 const READ_CHANNELS: ReadonlySet<Channel> = new Set<Channel>(['state', 'events']);

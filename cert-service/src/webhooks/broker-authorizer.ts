@@ -1,31 +1,56 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LOGGER } from '@spincycle/common/nest';
 import type { Logger } from '@spincycle/common';
-import { clientIdRelation, resolveActor } from '../acl/actor.js';
+import { CLIENT_ID_RELATIONS, clientIdRelation, resolveActor, type ClientIdRelation } from '../acl/actor.js';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
 import { cacheTags, DecisionCache } from '../acl/decision-cache.js';
 import {
   decideTopicAccess,
+  DEVICE_CHANNELS,
   isDecision,
   isLiveGrant,
   parseDeviceTopic,
   type Action,
   type Decision,
+  type DeviceTopic,
 } from '../acl/topic-acl.js';
 import { FactsRepository } from '../facts/facts.repository.js';
 import { SecretHasher } from '../facts/secret-hasher.js';
 import { identifier } from '../http/validation.js';
 import { TokenIntrospector } from '../oauth/token-introspector.js';
 import { CertificatesService } from '../pki/certificates.service.js';
+import { andThen, type Awaitable } from './awaitable.js';
 import type { PublishRequest, RegisterRequest, SubscribeRequest } from './webhook.schemas.js';
 
 const refuse = (reason: string): Decision => ({ allow: false, reason });
 const allow = (reason: string): Decision => ({ allow: true, reason });
 
+/** Rewrites that make a device's publish follow the protocol (state retained, events at QoS 1). */
+export type PublishModifiers = typeof RETAIN | typeof AT_LEAST_ONCE;
+export const RETAIN: { readonly retain: true } = Object.freeze({ retain: true });
+export const AT_LEAST_ONCE: { readonly qos: 1 } = Object.freeze({ qos: 1 });
+
 export interface PublishDecision extends Decision {
-  /** Rewrites that make a device's publish follow the protocol (state retained, events at QoS 1). */
-  modifiers?: { retain?: true; qos?: 1 };
+  modifiers?: PublishModifiers;
 }
+
+const table = <K extends string, V>(keys: readonly K[], valueOf: (key: K) => V) =>
+  Object.fromEntries(keys.map((key) => [key, valueOf(key)])) as Record<K, V>;
+
+/**
+ * What a topic decision's cache key says after identity and device, one string per combination
+ * made here once: a lookup then concatenates nothing but the key itself.
+ */
+const SCOPES = table(['publish', 'subscribe'] as const, (action) =>
+  table(DEVICE_CHANNELS, (channel) =>
+    table(CLIENT_ID_RELATIONS, (relation) =>
+      table(
+        ['unshared', 'shared'] as const,
+        (sharing) => `${action}:${channel}:${sharing === 'shared'}:${relation}`,
+      ),
+    ),
+  ),
+);
 
 /**
  * The broker's questions answered: may this client connect, publish, subscribe. Facts come from
@@ -80,14 +105,10 @@ export class BrokerAuthorizer {
     return allow('access token');
   }
 
-  async publish(request: PublishRequest, now: number): Promise<PublishDecision> {
-    const decision = await this.decideTopic(request, 'publish', request.topic, now);
-    if (!decision.allow) return decision;
-    // Only devices may publish state and events, so these rewrites only ever touch device messages.
-    const channel = request.topic.slice(request.topic.lastIndexOf('/') + 1);
-    if (channel === 'state' && !request.retain) return { ...decision, modifiers: { retain: true } };
-    if (channel === 'events' && request.qos === 0) return { ...decision, modifiers: { qos: 1 } };
-    return decision;
+  publish(request: PublishRequest, now: number): Awaitable<PublishDecision> {
+    return andThen(this.decideTopic(request, 'publish', request.topic, now), (decision) =>
+      decision.allow ? withRewrites(request, decision) : decision,
+    );
   }
 
   /** One answer per requested topic, in order: the granted QoS, or undefined when refused. */
@@ -109,26 +130,37 @@ export class BrokerAuthorizer {
     if (identifier.safeParse(clientId).success) await this.facts.setOnline(clientId, online);
   }
 
-  private async decideTopic(
+  /** Answered from the decision cache without waiting when it holds the decision. */
+  private decideTopic(
     request: { mountpoint: string; username: string | null; client_id: string },
     action: Action,
     topic: string,
     now: number,
-  ): Promise<Decision> {
+  ): Awaitable<Decision> {
     const early = checkSession(request.mountpoint, request.username);
     if (early !== undefined) return early;
     const username = request.username as string;
     const parsed = parseDeviceTopic(action, topic);
     if (isDecision(parsed)) return parsed;
     const relation = clientIdRelation(username, request.client_id);
-    const key = DecisionCache.key(
-      username,
-      parsed.deviceId,
-      `${action}:${parsed.channel}:${parsed.shared}:${relation}`,
+    const scope = SCOPES[action][parsed.channel][relation][parsed.shared ? 'shared' : 'unshared'];
+    const key = DecisionCache.key(username, parsed.deviceId, scope);
+    return (
+      this.cache.decisions.get(key, now) ??
+      this.decideFromFacts(username, relation, parsed, action, topic, key, now)
     );
+  }
+
+  private async decideFromFacts(
+    username: string,
+    relation: ClientIdRelation,
+    parsed: DeviceTopic,
+    action: Action,
+    topic: string,
+    key: string,
+    now: number,
+  ): Promise<Decision> {
     const decisions = this.cache.decisions;
-    const cached = decisions.get(key, now);
-    if (cached !== undefined) return cached;
     const generation = decisions.currentGeneration();
     const record = await this.facts.loadAccess(username, parsed.deviceId);
     const actor = resolveActor(username, relation, {
@@ -148,6 +180,14 @@ export class BrokerAuthorizer {
     });
     return decision;
   }
+}
+
+/** Only devices may publish state and events, so these rewrites only ever touch device messages. */
+function withRewrites(request: PublishRequest, decision: Decision): PublishDecision {
+  const channel = request.topic.slice(request.topic.lastIndexOf('/') + 1);
+  if (channel === 'state' && !request.retain) return { ...decision, modifiers: RETAIN };
+  if (channel === 'events' && request.qos === 0) return { ...decision, modifiers: AT_LEAST_ONCE };
+  return decision;
 }
 
 /** Checks every hook shares: our mountpoint, and a username that can be an identity at all. */

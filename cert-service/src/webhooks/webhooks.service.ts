@@ -4,7 +4,8 @@ import type { Logger } from '@spincycle/common';
 import type { z } from 'zod';
 import { otaSubscriber } from '../renewal/renewal-notice.js';
 import { RenewalNotices } from '../renewal/renewal-notices.service.js';
-import { BrokerAuthorizer } from './broker-authorizer.js';
+import { andThen, type Awaitable } from './awaitable.js';
+import { AT_LEAST_ONCE, BrokerAuthorizer, RETAIN, type PublishModifiers } from './broker-authorizer.js';
 import {
   authOnPublish,
   authOnPublishM5,
@@ -27,10 +28,32 @@ export interface HookAnswer {
   cacheable: boolean;
 }
 
-type Handler = (body: unknown, now: number) => Promise<HookAnswer>;
+type Handler = (body: unknown, now: number) => Awaitable<HookAnswer>;
 
 const refused: HookAnswer = { body: NOT_ALLOWED, cacheable: false };
 const ignored: HookAnswer = { body: {}, cacheable: false };
+/** A connect is never cacheable by the broker: VerneMQ would keep letting a revoked device in. */
+const registered: HookAnswer = { body: OK, cacheable: false };
+/** A publish decision may be, when WEBHOOK_CACHE_MAX_AGE_S allows. */
+const published: HookAnswer = { body: OK, cacheable: true };
+const publishedWith = new Map<PublishModifiers, HookAnswer>(
+  [RETAIN, AT_LEAST_ONCE].map((modifiers) => [
+    modifiers,
+    { body: { result: 'ok', modifiers }, cacheable: true },
+  ]),
+);
+
+/**
+ * Every answer `handle` gives as a shared object rather than one made for the request, so that
+ * the route can serialize each once; the others are subscribe answers, which list their topics.
+ */
+export const FIXED_HOOK_ANSWERS: readonly HookAnswer[] = [
+  refused,
+  ignored,
+  registered,
+  published,
+  ...publishedWith.values(),
+];
 
 /**
  * Dispatches VerneMQ webhooks on their `vernemq-hook` header and shapes the answers exactly as
@@ -49,14 +72,20 @@ export class WebhooksService {
     const register = (schema: typeof authOnRegister | typeof authOnRegisterM5): Handler =>
       this.parsed(schema, async (request, now) => {
         const decision = await this.authorizer.register(request, now);
-        return this.answer('auth_on_register', request.client_id, decision, OK);
+        return this.answer('auth_on_register', request.client_id, decision, registered);
       });
     const publish = (schema: typeof authOnPublish | typeof authOnPublishM5): Handler =>
-      this.parsed(schema, async (request, now) => {
-        const decision = await this.authorizer.publish(request, now);
-        const ok = decision.modifiers ? { result: 'ok', modifiers: decision.modifiers } : OK;
-        return this.answer('auth_on_publish', request.client_id, decision, ok, request.topic);
-      });
+      this.parsed(schema, (request, now) =>
+        andThen(this.authorizer.publish(request, now), (decision) =>
+          this.answer(
+            'auth_on_publish',
+            request.client_id,
+            decision,
+            decision.modifiers ? publishedWith.get(decision.modifiers)! : published,
+            request.topic,
+          ),
+        ),
+      );
     const subscribe = (m5: boolean): Handler =>
       this.parsed(m5 ? authOnSubscribeM5 : authOnSubscribe, async (request, now) => {
         const granted = await this.authorizer.subscribe(request, now);
@@ -73,7 +102,7 @@ export class WebhooksService {
         await this.authorizer.setOnline(request.client_id, value);
         return ignored;
       });
-    const registered = this.parsed(onRegister, async (request) => {
+    const onRegistered = this.parsed(onRegister, async (request) => {
       await this.authorizer.setOnline(request.client_id, true);
       return ignored;
     });
@@ -90,8 +119,8 @@ export class WebhooksService {
       ['auth_on_publish_m5', publish(authOnPublishM5)],
       ['auth_on_subscribe', subscribe(false)],
       ['auth_on_subscribe_m5', subscribe(true)],
-      ['on_register', registered],
-      ['on_register_m5', registered],
+      ['on_register', onRegistered],
+      ['on_register_m5', onRegistered],
       ['on_subscribe', subscribed],
       ['on_subscribe_m5', subscribed],
       ['on_client_wakeup', online(true)],
@@ -100,7 +129,7 @@ export class WebhooksService {
     ]);
   }
 
-  async handle(hook: string | undefined, body: unknown, now = Date.now()): Promise<HookAnswer> {
+  handle(hook: string | undefined, body: unknown, now = Date.now()): Awaitable<HookAnswer> {
     const handler = hook === undefined ? undefined : this.handlers.get(hook);
     if (hook === undefined || handler === undefined) {
       this.logger.warn(
@@ -110,18 +139,23 @@ export class WebhooksService {
       return refused;
     }
     try {
-      return await handler(body, now);
+      const answer = handler(body, now);
+      return answer instanceof Promise ? answer.catch((err: unknown) => this.failed(hook, err)) : answer;
     } catch (err) {
-      this.logger.error({ hook, err: (err as Error).message }, 'webhook refused: decision failed');
-      return hook.startsWith('auth_') ? refused : ignored;
+      return this.failed(hook, err);
     }
+  }
+
+  private failed(hook: string, err: unknown): HookAnswer {
+    this.logger.error({ hook, err: (err as Error).message }, 'webhook refused: decision failed');
+    return hook.startsWith('auth_') ? refused : ignored;
   }
 
   private parsed<S extends z.ZodType>(
     schema: S,
-    run: (request: z.output<S>, now: number) => Promise<HookAnswer>,
+    run: (request: z.output<S>, now: number) => Awaitable<HookAnswer>,
   ): Handler {
-    return async (body, now) => {
+    return (body, now) => {
       const result = schema.safeParse(body);
       if (!result.success) {
         const fields = result.error.issues
@@ -134,18 +168,14 @@ export class WebhooksService {
     };
   }
 
-  /**
-   * A connect is never cacheable by the broker: VerneMQ would keep letting a revoked device in
-   * for the cache's lifetime. A publish decision may be, when WEBHOOK_CACHE_MAX_AGE_S allows.
-   */
   private answer(
     hook: 'auth_on_register' | 'auth_on_publish',
     clientId: string,
     decision: { allow: boolean; reason: string },
-    ok: object,
+    allowed: HookAnswer,
     topic?: string,
   ): HookAnswer {
-    if (decision.allow) return { body: ok, cacheable: hook === 'auth_on_publish' };
+    if (decision.allow) return allowed;
     this.logger.info({ hook, clientId, topic, reason: decision.reason }, 'broker request refused');
     return refused;
   }

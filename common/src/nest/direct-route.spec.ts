@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
-import { directRouter, type DirectJsonRoute } from './direct-route.js';
+import { directRouter, PreparedAnswer, type DirectJsonRoute } from './direct-route.js';
 
 const lines: Record<string, unknown>[] = [];
 const logger = createLogger({
@@ -25,11 +25,27 @@ const echo: DirectJsonRoute = {
   onRefused: (reason) => void refusals.push(reason),
 };
 
+const ok = new PreparedAnswer(200, { result: 'ok' }, { 'cache-control': 'max-age=5' });
+// Answers without a promise, as a route does when it knows the answer at once.
+const fixed: DirectJsonRoute = {
+  path: '/fixed',
+  handle(body) {
+    handled.push(body);
+    if ((body as { fail?: boolean }).fail) throw new Error('secret detail');
+    // JSON.stringify throws on a BigInt: a route's answer that cannot be sent.
+    if ((body as { unsendable?: boolean }).unsendable) return { status: 200, body: { n: 1n } };
+    return ok;
+  },
+};
+
 let server: Server;
 let port: number;
 
 beforeAll(async () => {
-  const routes = new Map([[echo.path, echo]]);
+  const routes = new Map([
+    [echo.path, echo],
+    [fixed.path, fixed],
+  ]);
   const fallback = (_req: unknown, res: { end(text: string): void }) => res.end('fallback');
   server = createServer(directRouter(routes, fallback, { logger, metrics, bodyLimitBytes: 64 }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -122,6 +138,29 @@ describe('directRouter', () => {
     expect(answer.status).toBe(500);
     expect(answer.text).not.toContain('secret detail');
     expect(lines.at(-1)).toMatchObject({ msg: 'unhandled error', route: '/hook' });
+  });
+
+  it('sends a prepared answer given at once as its JSON, with its headers and exact length', async () => {
+    const answer = await send({ path: '/fixed', chunks: ['{"a":1}'] });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('{"result":"ok"}');
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(answer.headers['content-length']).toBe(String(answer.text.length));
+    expect(answer.headers['cache-control']).toBe('max-age=5');
+    expect(handled).toEqual([{ a: 1 }]);
+  });
+
+  it('answers a route that throws at once like one that rejects: 500, no detail, logged', async () => {
+    const answer = await send({ path: '/fixed', chunks: ['{"fail":true}'] });
+    expect(answer.status).toBe(500);
+    expect(answer.text).not.toContain('secret detail');
+    expect(lines.at(-1)).toMatchObject({ msg: 'unhandled error', route: '/fixed' });
+  });
+
+  it('answers 500 for an answer that cannot be serialized, and keeps serving', async () => {
+    expect((await send({ path: '/fixed', chunks: ['{"unsendable":true}'] })).status).toBe(500);
+    expect(lines.at(-1)).toMatchObject({ msg: 'unhandled error', route: '/fixed' });
+    expect((await send({ path: '/fixed', chunks: ['{}'] })).status).toBe(200);
   });
 
   it('counts every answer in the request duration metric, by status', async () => {
