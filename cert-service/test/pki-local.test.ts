@@ -4,6 +4,7 @@ import {
   createPublicKey,
   sign,
   verify,
+  webcrypto,
 } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,6 +102,53 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
       enrolmentSecret: secret('washer-1'),
     });
     expect([again.status, again.body]).toMatchObject([403, { message: 'enrolment not authorised' }]);
+  });
+
+  it('lets one of several enrolments racing with the same secret through, and records only its certificate', async () => {
+    await provision('washer-race');
+    const csrs = await Promise.all(Array.from({ length: 6 }, () => makeCsr()));
+    const answers = await Promise.all(
+      csrs.map((keys) =>
+        enrol({ deviceId: 'washer-race', csr: keys.csrPem, enrolmentSecret: secret('washer-race') }),
+      ),
+    );
+    const issued = answers.filter((a) => a.status === 201);
+    expect(issued).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 403)).toHaveLength(csrs.length - 1);
+    const records = (await sut.internal('GET', '/devices/washer-race/certificates')).body as {
+      serial: string;
+    }[];
+    expect(records.map((r) => r.serial)).toEqual([(issued[0]?.body as Enrolled).serial]);
+  });
+
+  it('refuses a CSR for a key other than ECDSA P-256, without spending the secret', async () => {
+    await provision('washer-p384');
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=washer-p384',
+      keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' },
+    });
+    const refused = await enrol({
+      deviceId: 'washer-p384',
+      csr: csr.toString('pem'),
+      enrolmentSecret: secret('washer-p384'),
+    });
+    expect([refused.status, refused.body]).toMatchObject([
+      422,
+      { message: 'the CSR key must be ECDSA P-256' },
+    ]);
+    await sut.expectOk(
+      enrol({
+        deviceId: 'washer-p384',
+        csr: (await makeCsr()).csrPem,
+        enrolmentSecret: secret('washer-p384'),
+      }),
+      201,
+    );
   });
 
   it('refuses a wrong secret, an unknown device, a forged CSR and a malformed request', async () => {

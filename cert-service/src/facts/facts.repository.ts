@@ -242,17 +242,6 @@ export class FactsRepository {
     return rows[0]?.hash ?? null;
   }
 
-  /** Spends the one-time enrolment secret; false when another enrolment spent it first. */
-  async consumeEnrolmentSecret(deviceId: string, hash: Buffer): Promise<boolean> {
-    const [, count]: [unknown, number] = await this.db.query(
-      // Spent only while the device is active: one suspended since its status was read keeps it.
-      `UPDATE devices SET enrolment_secret_hash = NULL, updated_at = now()
-       WHERE id = $1 AND enrolment_secret_hash = $2 AND status = 'active'`,
-      [deviceId, hash],
-    );
-    return count > 0;
-  }
-
   async upsertGrant(grant: GrantWrite): Promise<{ previousDeviceId: string | null }> {
     const previous: { device_id: string }[] = await this.db.query(
       'SELECT device_id FROM technician_grants WHERE id = $1',

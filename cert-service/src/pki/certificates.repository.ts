@@ -39,25 +39,46 @@ const toRecord = (row: CertificateRow): CertificateRecord => ({
   revocationReason: row.revocation_reason,
 });
 
+type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+
+const recordParams = (certificate: NewCertificate) => [
+  certificate.serial,
+  certificate.deviceId,
+  certificate.notBefore,
+  certificate.notAfter,
+  certificate.issuedVia,
+];
+
 /** Issued certificates by serial: metadata only, never a key and never the certificate body. */
 @Injectable()
 export class CertificatesRepository {
   constructor(private readonly db: DataSource) {}
 
-  async record(
-    certificate: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>,
-  ): Promise<void> {
+  async record(certificate: NewCertificate): Promise<void> {
     await this.db.query(
       `INSERT INTO certificates (serial, device_id, not_before, not_after, status, issued_via)
        VALUES ($1, $2, $3, $4, 'active', $5)`,
-      [
-        certificate.serial,
-        certificate.deviceId,
-        certificate.notBefore,
-        certificate.notAfter,
-        certificate.issuedVia,
-      ],
+      recordParams(certificate),
     );
+  }
+
+  /**
+   * Records a certificate issued against a device's one-time enrolment secret and spends the
+   * secret, in one statement: false, and nothing recorded, when the secret was spent first or
+   * the device is no longer active.
+   */
+  async recordSpendingSecret(certificate: NewCertificate, enrolmentSecretHash: Buffer): Promise<boolean> {
+    const rows: { serial: string }[] = await this.db.query(
+      `WITH spent AS (
+         UPDATE devices SET enrolment_secret_hash = NULL, updated_at = now()
+         WHERE id = $2 AND enrolment_secret_hash = $6 AND status = 'active'
+         RETURNING id)
+       INSERT INTO certificates (serial, device_id, not_before, not_after, status, issued_via)
+       SELECT $1, id, $3, $4, 'active', $5 FROM spent
+       RETURNING serial`,
+      [...recordParams(certificate), enrolmentSecretHash],
+    );
+    return rows.length === 1;
   }
 
   async find(serial: string): Promise<CertificateRecord | null> {

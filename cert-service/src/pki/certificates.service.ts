@@ -1,9 +1,8 @@
-import { X509Certificate, verify as verifySignature } from 'node:crypto';
+import { createPublicKey, type KeyObject, X509Certificate, verify as verifySignature } from 'node:crypto';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { LOGGER } from '@spincycle/common/nest';
 import { BrokerSessions } from '../broker/broker-sessions.js';
 import type { Logger } from '@spincycle/common';
-import { x509 } from './x509.js';
 import { AuthorizationCache } from '../acl/authorization-cache.js';
 import { FactsRepository } from '../facts/facts.repository.js';
 import { SecretHasher } from '../facts/secret-hasher.js';
@@ -17,7 +16,7 @@ import {
   type PkiBackend,
   type SignedCertificate,
 } from './pki-backend.js';
-import { pemToDer } from './x509-util.js';
+import { DeviceCsr, pemToDer } from './x509-util.js';
 
 export class EnrolmentRefused extends Error {}
 export class CsrInvalid extends Error {}
@@ -44,9 +43,18 @@ export class CertificatesService {
   ) {}
 
   async enrol(deviceId: string, csrPem: string, proof: EnrolmentProof): Promise<SignedCertificate> {
-    const csr = await this.verifiedCsr(csrPem);
+    const csr = this.verifiedCsr(csrPem);
     try {
-      await this.checkProof(deviceId, csr, proof);
+      const secretHash = await this.checkProof(deviceId, csr, proof);
+      const signed = await this.backend.signCsr({ csrPem, csr, deviceId, validityDays: this.validityDays });
+      const record = { ...signed, deviceId, issuedVia: 'csr' } as const;
+      if (secretHash === null) {
+        await this.certificates.record(record);
+      } else if (!(await this.certificates.recordSpendingSecret(record, secretHash))) {
+        throw new EnrolmentRefused('enrolment secret invalid or already used');
+      }
+      this.logger.info({ deviceId, serial: signed.serial, via: proof.kind }, 'device certificate issued');
+      return signed;
     } catch (err) {
       // The device hears only "not authorised" (no oracle); the log says why.
       if (err instanceof EnrolmentRefused) {
@@ -54,29 +62,31 @@ export class CertificatesService {
       }
       throw err;
     }
-    const signed = await this.backend.signCsr({ csrPem, deviceId, validityDays: this.validityDays });
-    await this.certificates.record({ ...signed, deviceId, issuedVia: 'csr' });
-    this.logger.info({ deviceId, serial: signed.serial, via: proof.kind }, 'device certificate issued');
-    return signed;
   }
 
-  private async checkProof(
-    deviceId: string,
-    csr: x509.Pkcs10CertificateRequest,
-    proof: EnrolmentProof,
-  ): Promise<void> {
-    // Checked before the secret is spent, so a suspended device enrols with it once reinstated.
-    const status = (await this.facts.findDevice(deviceId))?.status;
-    if (status !== 'active') throw new EnrolmentRefused(`device ${status ?? 'unknown'}, not active`);
-    if (proof.kind === 'current-certificate') return this.checkRenewalProof(deviceId, csr, proof);
+  /**
+   * Returns the enrolment secret's stored hash, to be spent with the certificate's record (so two
+   * enrolments racing with one secret cannot both pass, and a failed signing spends nothing), or
+   * null for a renewal.
+   */
+  private async checkProof(deviceId: string, csr: DeviceCsr, proof: EnrolmentProof): Promise<Buffer | null> {
+    if (proof.kind === 'current-certificate') {
+      const status = (await this.facts.findDevice(deviceId))?.status;
+      if (status !== 'active') throw new EnrolmentRefused(`device ${status ?? 'unknown'}, not active`);
+      await this.checkRenewalProof(deviceId, csr, proof);
+      return null;
+    }
+    // Only an active device's hash is read and spent, so a suspended device enrols once reinstated.
     const stored = await this.facts.enrolmentSecretHash(deviceId);
-    // Spent atomically, so two enrolments racing with one secret cannot both pass.
     if (!this.hasher.matches('enrolment-secret', proof.secret, stored) || stored === null) {
-      throw new EnrolmentRefused('enrolment secret invalid or already used');
+      const status = (await this.facts.findDevice(deviceId))?.status;
+      throw new EnrolmentRefused(
+        status === 'active'
+          ? 'enrolment secret invalid or already used'
+          : `device ${status ?? 'unknown'}, not active`,
+      );
     }
-    if (!(await this.facts.consumeEnrolmentSecret(deviceId, stored))) {
-      throw new EnrolmentRefused('enrolment secret invalid or already used');
-    }
+    return stored;
   }
 
   /** Key and certificate made by the CA for devices that cannot make keys; only the serial is kept. */
@@ -169,26 +179,31 @@ export class CertificatesService {
     return records;
   }
 
-  private async verifiedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
-    let csr: x509.Pkcs10CertificateRequest;
+  private verifiedCsr(csrPem: string): DeviceCsr {
+    let csr: DeviceCsr;
     try {
-      csr = new x509.Pkcs10CertificateRequest(csrPem);
+      csr = new DeviceCsr(csrPem);
     } catch {
       throw new CsrInvalid('not a PEM PKCS#10 certificate request');
     }
-    const algorithm = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
-    if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
+    // node:crypto rather than csr.verify(): the same OpenSSL check, without WebCrypto's key import
+    // and signature re-encoding, which cost three times as much.
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    } catch {
       throw new CsrInvalid('the CSR key must be ECDSA P-256');
     }
-    // A signature that is not even well-formed DER throws rather than failing to verify.
-    const verified = await csr.verify().catch(() => false);
-    if (!verified) throw new CsrInvalid('the CSR signature does not verify');
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new CsrInvalid('the CSR key must be ECDSA P-256');
+    }
+    if (!csrSignatureVerifies(csr, key)) throw new CsrInvalid('the CSR signature does not verify');
     return csr;
   }
 
   private async checkRenewalProof(
     deviceId: string,
-    csr: x509.Pkcs10CertificateRequest,
+    csr: DeviceCsr,
     proof: Extract<EnrolmentProof, { kind: 'current-certificate' }>,
   ): Promise<void> {
     let current: X509Certificate;
@@ -212,5 +227,18 @@ export class CertificatesService {
     if (!issuedByUs || !signatureValid || !stillValid) {
       throw new EnrolmentRefused('current certificate invalid, revoked, expired or not this device');
     }
+  }
+}
+
+/** The hashes the CSR may be signed with are those the x509 library maps for ECDSA. */
+function csrSignatureVerifies(csr: DeviceCsr, key: KeyObject): boolean {
+  const algorithm = csr.signatureAlgorithm as { name?: string; hash?: { name?: string } };
+  const hash = algorithm.hash?.name?.replace('-', '').toLowerCase();
+  if (algorithm.name !== 'ECDSA' || hash === undefined) return false;
+  try {
+    return verifySignature(hash, csr.signedBytes, { key, dsaEncoding: 'der' }, new Uint8Array(csr.signature));
+  } catch {
+    // A signature that is not even well-formed DER throws rather than failing to verify.
+    return false;
   }
 }

@@ -1,16 +1,17 @@
-import { webcrypto } from 'node:crypto';
+import { KeyObject, sign, webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
 import { x509 } from './x509.js';
 import { EncryptedKeyStore } from './key-store.js';
 import {
-  normalizeSerial,
   type IssuedKeyPair,
   type PkiBackend,
   type SignedCertificate,
   type SignRequest,
 } from './pki-backend.js';
-import { deviceCertificateExtensions, randomSerial, toPem } from './x509-util.js';
+import { deviceCertificateExtensions, DeviceCsr, deviceSubject, randomSerial, toPem } from './x509-util.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -18,7 +19,8 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const CA_VALIDITY_YEARS = 10;
-const CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const CRL_VALIDITY_MS = DAY_MS;
 const CRL_REBUILD_MS = 60_000;
 
 export interface RevokedSerial {
@@ -36,6 +38,14 @@ export class LocalCa implements PkiBackend {
   /** Rebuilt on every revocation here, and at least once a minute for those made by other replicas. */
   private crlCache: { pem: string; builtAt: number } | undefined;
   private readonly chainPem: string[];
+  /**
+   * Device certificates are signed through node:crypto rather than WebCrypto: the same OpenSSL
+   * signature, without a thread-pool round trip per certificate.
+   */
+  private readonly certificateSigningKey: KeyObject;
+  private readonly signatureAlgorithm: asn1X509.AlgorithmIdentifier;
+  private readonly issuerName: asn1X509.Name;
+  private readonly authorityKeyIdentifierExtension: asn1X509.Extension;
 
   private constructor(
     private readonly certificate: x509.X509Certificate,
@@ -44,6 +54,13 @@ export class LocalCa implements PkiBackend {
     private readonly authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension,
   ) {
     this.chainPem = [certificate.toString('pem')];
+    this.certificateSigningKey = KeyObject.from(signingKey);
+    this.signatureAlgorithm = new x509.AlgorithmProvider().toAsnAlgorithm(SIGNING);
+    this.issuerName = AsnConvert.parse(certificate.subjectName.toArrayBuffer(), asn1X509.Name);
+    this.authorityKeyIdentifierExtension = AsnConvert.parse(
+      authorityKeyIdentifier.rawData,
+      asn1X509.Extension,
+    );
   }
 
   private static async create(
@@ -92,15 +109,18 @@ export class LocalCa implements PkiBackend {
   }
 
   async signCsr(request: SignRequest): Promise<SignedCertificate> {
-    const csr = new x509.Pkcs10CertificateRequest(request.csrPem);
-    return this.sign(request.deviceId, csr.publicKey, request.validityDays);
+    const csr = request.csr ?? new DeviceCsr(request.csrPem);
+    return this.issue(request.deviceId, csr.subjectPublicKeyInfo, request.validityDays);
   }
 
   async issueWithKey(request: { deviceId: string; validityDays: number }): Promise<IssuedKeyPair> {
     const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const signed = await this.sign(
+    const signed = await this.issue(
       request.deviceId,
-      new x509.PublicKey(await webcrypto.subtle.exportKey('spki', keys.publicKey)),
+      AsnConvert.parse(
+        await webcrypto.subtle.exportKey('spki', keys.publicKey),
+        asn1X509.SubjectPublicKeyInfo,
+      ),
       request.validityDays,
     );
     const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
@@ -136,30 +156,45 @@ export class LocalCa implements PkiBackend {
     return pem;
   }
 
-  private async sign(
+  /**
+   * Built from the ASN.1 structures directly rather than X509CertificateGenerator, which encodes
+   * every name and extension, parses them back, and parses the finished certificate again: most of
+   * an enrolment's CPU time went there.
+   */
+  private async issue(
     deviceId: string,
-    publicKey: x509.PublicKey,
+    publicKey: asn1X509.SubjectPublicKeyInfo,
     validityDays: number,
   ): Promise<SignedCertificate> {
-    const notBefore = new Date(Date.now() - 60_000);
-    const notAfter = new Date(notBefore.getTime() + validityDays * 24 * 60 * 60 * 1000);
-    const certificate = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: new x509.Name([{ CN: [deviceId] }]),
-      issuer: this.certificate.subjectName,
-      notBefore,
-      notAfter,
-      publicKey,
-      signingKey: this.signingKey,
-      signingAlgorithm: SIGNING,
-      extensions: await deviceCertificateExtensions(publicKey, this.authorityKeyIdentifier),
+    const serial = randomSerial();
+    // Whole seconds, as the certificate encodes them, so the record says what the certificate says.
+    const notBefore = new Date(Math.floor((Date.now() - 60_000) / 1000) * 1000);
+    const notAfter = new Date(notBefore.getTime() + validityDays * DAY_MS);
+    const tbsCertificate = new asn1X509.TBSCertificate({
+      version: asn1X509.Version.v3,
+      serialNumber: new Uint8Array(Buffer.from(serial, 'hex')).buffer,
+      signature: this.signatureAlgorithm,
+      issuer: this.issuerName,
+      validity: new asn1X509.Validity({ notBefore, notAfter }),
+      subject: deviceSubject(deviceId),
+      subjectPublicKeyInfo: publicKey,
+      extensions: deviceCertificateExtensions(publicKey, this.authorityKeyIdentifierExtension),
+    });
+    const signatureValue = sign('sha256', new Uint8Array(AsnConvert.serialize(tbsCertificate)), {
+      key: this.certificateSigningKey,
+      dsaEncoding: 'der',
+    });
+    const certificate = new asn1X509.Certificate({
+      tbsCertificate,
+      signatureAlgorithm: this.signatureAlgorithm,
+      signatureValue: new Uint8Array(signatureValue).buffer,
     });
     return {
-      certificatePem: certificate.toString('pem'),
+      certificatePem: toPem(new Uint8Array(AsnConvert.serialize(certificate)), 'CERTIFICATE'),
       chainPem: await this.caChainPem(),
-      serial: normalizeSerial(certificate.serialNumber),
-      notBefore: certificate.notBefore,
-      notAfter: certificate.notAfter,
+      serial,
+      notBefore,
+      notAfter,
     };
   }
 }

@@ -1,3 +1,5 @@
+import type { DeviceCsr } from './x509-util.js';
+
 /** A certificate a backend signed, with the chain up to (and including) the root. */
 export interface SignedCertificate {
   certificatePem: string;
@@ -15,6 +17,8 @@ export interface IssuedKeyPair extends SignedCertificate {
 export interface SignRequest {
   /** A CSR whose signature and key the caller has already checked. */
   csrPem: string;
+  /** The same CSR as the caller parsed it, so that a backend reading it need not parse it again. */
+  csr?: DeviceCsr;
   deviceId: string;
   validityDays: number;
 }
