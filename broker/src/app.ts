@@ -40,6 +40,11 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
   const webhooks = new WebhookClient({
     url: c.WEBHOOK_URL,
     timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    // A fleet reconnecting at once asks one first question per device. Each round trip takes a
+    // turn or two of this busy event loop (100 ms and more then), so the calls queued behind the
+    // pool's connections set how long the last devices wait: with 1,000 devices in the ingestion
+    // bench, 64 connections answered the last after 4 s, 256 after 2.5 s.
+    connections: c.WEBHOOK_MAX_CONNECTIONS,
     metrics,
     logger,
     cache,

@@ -40,6 +40,11 @@ export const config = {
     min: 50,
     max: 60_000,
   }),
+  WEBHOOK_MAX_CONNECTIONS: env.integer(
+    256,
+    'Most connections open to cert-service at once; further webhook calls queue in the broker until one is free',
+    { min: 1, max: 4096 },
+  ),
   WEBHOOK_CACHE_MAX_ENTRIES: env.integer(
     100_000,
     'Webhook answers kept when cert-service sends cache-control: max-age (as VerneMQ does); 0 turns the cache off',
