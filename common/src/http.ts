@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { HealthChecks } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -79,12 +79,17 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
+  res.writeHead(status, jsonHeaders(text, headers));
+  res.end(text);
+}
+
+/** The headers of a JSON answer whose serialized body is `text`. */
+export function jsonHeaders(text: string, headers: Record<string, string> = {}): OutgoingHttpHeaders {
+  return {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     ...headers,
-  });
-  res.end(text);
+  };
 }
 
 export function listen(server: NetServer, port: number, host: string): Promise<AddressInfo> {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { ServiceMetrics } from '../metrics.js';
-import { collectBody, RequestRefused, sendJson } from '../http.js';
+import { collectBody, jsonHeaders, RequestRefused, sendJson } from '../http.js';
 
 /** What a direct route answers: always JSON. */
 export interface DirectAnswer {
@@ -26,14 +26,9 @@ export class PreparedAnswer {
     headers: Record<string, string> = {},
   ) {
     this.text = JSON.stringify(body);
-    this.headers = { ...jsonHeaders(Buffer.byteLength(this.text)), ...headers };
+    this.headers = jsonHeaders(this.text, headers);
   }
 }
-
-const jsonHeaders = (length: number) => ({
-  'content-type': 'application/json; charset=utf-8',
-  'content-length': String(length),
-});
 
 type RouteAnswer = DirectAnswer | PreparedAnswer;
 
