@@ -78,7 +78,6 @@ const BATCHING = {
   // would batch only the lookups of a single request.
   batchScheduleFn: (send: () => void) => setImmediate(send),
   maxBatchSize: 500,
-  cacheKeyFn: (key: unknown) => JSON.stringify(key),
 } as const;
 
 /**
@@ -123,12 +122,12 @@ export class FactsRepository {
    * past the broker's webhook timeout. A batch is sent once the turn ends: a lookup never joins
    * one already on its way, and so never reads facts older than its own request.
    */
-  private readonly accessLoader = new DataLoader<AccessKey, AccessRecord, string>(
+  private readonly accessLoader = new DataLoader<AccessKey, AccessRecord>(
     (keys) => this.loadAccessBatch(keys),
     BATCHING,
   );
 
-  private readonly registrationLoader = new DataLoader<string, RegistrationRecord, string>(
+  private readonly registrationLoader = new DataLoader<string, RegistrationRecord>(
     (usernames) => this.loadRegistrationBatch(usernames),
     BATCHING,
   );
