@@ -1,28 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { createLogger, openDatabase, type ServiceDatabase } from '@spincycle/common';
-import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
+import { openTestDatabase } from '@spincycle/common/testing';
 import { migrations } from '../src/storage/migrations.js';
 import { adapterFactory, PayloadRepository } from '../src/storage/payload.repository.js';
 
-let db: TestDatabase;
-let database: ServiceDatabase;
+let close: () => Promise<void>;
 let payloads: PayloadRepository;
 beforeAll(async () => {
-  db = await createTestDatabase('auth-payloads');
-  database = await openDatabase({
-    service: 'auth-server',
-    url: db.env.DATABASE_URL,
-    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
-    migrations,
-    logger: createLogger({ service: 'auth-server', level: 'silent' }),
-  });
-  payloads = new PayloadRepository(database.dataSource);
+  const opened = await openTestDatabase('auth-payloads', { service: 'auth-server', migrations });
+  close = opened.close;
+  payloads = new PayloadRepository(opened.database.dataSource);
 });
-afterAll(async () => {
-  await database?.close();
-  await db?.drop();
-});
+afterAll(() => close?.());
 
 describe("oidc-provider's storage adapter on the database", () => {
   it('finds by id, uid and user code within one model only', async () => {

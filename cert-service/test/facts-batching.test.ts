@@ -1,11 +1,10 @@
-import { join } from 'node:path';
-import { createLogger, openDatabase, type ServiceDatabase } from '@spincycle/common';
-import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
+import type { ServiceDatabase } from '@spincycle/common';
+import { openTestDatabase } from '@spincycle/common/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrations } from '../src/database/migrations.js';
 import { FactsRepository } from '../src/facts/facts.repository.js';
 
-let db: TestDatabase;
+let close: () => Promise<void>;
 let database: ServiceDatabase;
 let facts: FactsRepository;
 const DEVICES = 30;
@@ -24,14 +23,7 @@ const grantTechnician = ({ revoked }: { revoked: boolean }) =>
   });
 
 beforeAll(async () => {
-  db = await createTestDatabase('facts-batching');
-  database = await openDatabase({
-    service: 'cert-service',
-    url: db.env.DATABASE_URL,
-    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
-    migrations,
-    logger: createLogger({ service: 'cert-service', level: 'silent' }),
-  });
+  ({ database, close } = await openTestDatabase('facts-batching', { service: 'cert-service', migrations }));
   facts = new FactsRepository(database.dataSource);
   for (let i = 0; i < DEVICES; i++) {
     await facts.upsertDevice({
@@ -46,10 +38,7 @@ beforeAll(async () => {
   await facts.upsertService('ingester', Buffer.from('service-hash'), ['ingest']);
 });
 
-afterAll(async () => {
-  await database?.close();
-  await db?.drop();
-});
+afterAll(() => close?.());
 
 describe(`fact lookups asked together (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
   it('answers each access lookup with its own facts, in one statement', async () => {

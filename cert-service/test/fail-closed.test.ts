@@ -2,14 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  createLogger,
-  createMetrics,
-  openDatabase,
-  parseConfig,
-  type ServiceDatabase,
-} from '@spincycle/common';
-import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
+import { createLogger, createMetrics, parseConfig, type ServiceDatabase } from '@spincycle/common';
+import { openTestDatabase } from '@spincycle/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationCache } from '../src/acl/authorization-cache.js';
 import { BrokerSessions } from '../src/broker/broker-sessions.js';
@@ -41,22 +35,19 @@ const logger = createLogger({
   }),
 });
 
-let db: TestDatabase;
+let closeDatabase: () => Promise<void>;
 let database: ServiceDatabase;
 let caDir: string;
 let webhooks: WebhooksService;
 let d1Certificate: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('fail-closed');
   caDir = await mkdtemp(join(tmpdir(), 'cert-service-ca-'));
-  database = await openDatabase({
+  ({ database, close: closeDatabase } = await openTestDatabase('fail-closed', {
     service: 'cert-service',
-    url: db.env.DATABASE_URL,
-    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
     migrations,
     logger,
-  });
+  }));
   const settings = parseConfig(config, {
     INTERNAL_API_TOKEN: 'internal-token-for-tests-0123456789abcdef',
     SECRET_PEPPER: 'pepper-for-tests-0123456789abcdef-0123',
@@ -112,8 +103,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (database.dataSource.isInitialized) await database.close();
-  await db.drop();
+  await closeDatabase();
   await rm(caDir, { recursive: true, force: true });
 });
 

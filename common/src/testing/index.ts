@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { docOf, type ConfigShape } from '../config.js';
+import { openDatabase, type DatabaseOptions, type ServiceDatabase } from '../database.js';
+import { createLogger } from '../logger.js';
 
 /**
  * Test databases. With DATABASE_URL set (CI sets it), each test gets a fresh database on that
@@ -39,6 +41,31 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
     async drop() {
       await withAdmin(base, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A fresh database opened as the service opens its own (PostgreSQL when DATABASE_URL is set, else
+ * PGlite) and migrated, for tests of a repository; `close` closes it (unless the test did) and drops it.
+ */
+export async function openTestDatabase(
+  label: string,
+  options: Omit<DatabaseOptions, 'url' | 'pgliteDir' | 'logger'> & { logger?: DatabaseOptions['logger'] },
+): Promise<{ database: ServiceDatabase; close(): Promise<void> }> {
+  const db = await createTestDatabase(label);
+  const database = await openDatabase({
+    logger: createLogger({ service: options.service, level: 'silent' }),
+    ...options,
+    url: db.env.DATABASE_URL,
+    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
+  });
+  return {
+    database,
+    async close() {
+      // A test may have closed it already, to see what a service does without its database.
+      if (database.dataSource.isInitialized) await database.close();
+      await db.drop();
     },
   };
 }

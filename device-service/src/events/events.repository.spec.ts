@@ -1,31 +1,23 @@
-import { join } from 'node:path';
-import { createLogger, openDatabase, type ServiceDatabase } from '@spincycle/common';
-import { createTestDatabase, type TestDatabase } from '@spincycle/common/testing';
+import type { ServiceDatabase } from '@spincycle/common';
+import { openTestDatabase } from '@spincycle/common/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../database/migrations.js';
 import { EventsRepository, type IncomingEvent } from './events.repository.js';
 
-const opened: { db: TestDatabase; database: ServiceDatabase }[] = [];
+const opened: (() => Promise<void>)[] = [];
 
 /** A database of its own, so that no other test has used its connections. */
 async function freshRepository(): Promise<{ database: ServiceDatabase; events: EventsRepository }> {
-  const db = await createTestDatabase('events-repository');
-  const database = await openDatabase({
+  const { database, close } = await openTestDatabase('events-repository', {
     service: 'device-service',
-    url: db.env.DATABASE_URL,
-    pgliteDir: join(db.env.DATA_DIR, 'pglite'),
     migrations,
-    logger: createLogger({ service: 'device-service', level: 'silent' }),
   });
-  opened.push({ db, database });
+  opened.push(close);
   return { database, events: new EventsRepository(database.dataSource) };
 }
 
 afterEach(async () => {
-  for (const { db, database } of opened.splice(0)) {
-    await database.close();
-    await db.drop();
-  }
+  for (const close of opened.splice(0)) await close();
 });
 
 const event = (eventId: string, deviceTime: Date | null, receivedAt: Date): IncomingEvent => ({
