@@ -15,7 +15,8 @@ import {
   type ServiceContext,
 } from '../service.js';
 import type { CoreModuleOptions } from './core.module.js';
-import { directRouter, type DirectJsonRoute } from './direct-route.js';
+import { DirectConnections } from './direct-connection.js';
+import { directRouter, routeBinder, type DirectJsonRoute } from './direct-route.js';
 import { HttpErrorFilter } from './error.filter.js';
 import { PinoNestLogger } from './logger.js';
 
@@ -53,6 +54,7 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
   const bodyLimitBytes = options.bodyLimitBytes ?? 1024 * 1024;
   // Filled once the app exists, before it listens: no request can arrive while it is empty.
   const direct = new Map<string, DirectJsonRoute>();
+  const servesDirect = options.directRoutes !== undefined;
   const adapter = new FastifyAdapter({
     logger: false,
     bodyLimit: bodyLimitBytes,
@@ -60,7 +62,10 @@ export async function startNestService(options: NestServiceOptions): Promise<Run
     serverFactory: (handler: RequestListener, options: Record<string, unknown>) => {
       // Fastify passes its whole option object, defaults applied; typed as a record.
       const settings = options as unknown as FastifyServerSettings;
-      const server = createServer(directRouter(direct, handler, { logger, metrics, bodyLimitBytes }));
+      const routerContext = { logger, metrics, bodyLimitBytes };
+      const bind = routeBinder(routerContext);
+      const server = createServer(directRouter(direct, handler, routerContext, bind));
+      if (servesDirect) new DirectConnections(server, direct, bind, routerContext).install();
       server.keepAliveTimeout = settings.keepAliveTimeout;
       server.requestTimeout = settings.requestTimeout;
       server.setTimeout(settings.connectionTimeout);

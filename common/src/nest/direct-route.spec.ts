@@ -1,51 +1,18 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
-import { directRouter, PreparedAnswer, type DirectJsonRoute } from './direct-route.js';
+import { capturingLogger, recordingRoutes } from '../testing/index.js';
+import { directRouter } from './direct-route.js';
 
-const lines: Record<string, unknown>[] = [];
-const logger = createLogger({
-  service: 'test',
-  level: 'info',
-  destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
-});
+const { logger, lines } = capturingLogger();
 const metrics = createMetrics('test');
-const refusals: string[] = [];
-const handled: unknown[] = [];
-
-const echo: DirectJsonRoute = {
-  path: '/hook',
-  async handle(body, headers) {
-    handled.push(body);
-    if ((body as { fail?: boolean }).fail) throw new Error('secret detail');
-    return { status: 200, body: { got: body, hook: headers['x-hook'] }, headers: { 'x-extra': 'yes' } };
-  },
-  onRefused: (reason) => void refusals.push(reason),
-};
-
-const ok = new PreparedAnswer(200, { result: 'ok' }, { 'cache-control': 'max-age=5' });
-// Answers without a promise, as a route does when it knows the answer at once.
-const fixed: DirectJsonRoute = {
-  path: '/fixed',
-  handle(body) {
-    handled.push(body);
-    if ((body as { fail?: boolean }).fail) throw new Error('secret detail');
-    // JSON.stringify throws on a BigInt: a route's answer that cannot be sent.
-    if ((body as { unsendable?: boolean }).unsendable) return { status: 200, body: { n: 1n } };
-    return ok;
-  },
-};
+const { routes, handled, refusals, reset } = recordingRoutes();
 
 let server: Server;
 let port: number;
 
 beforeAll(async () => {
-  const routes = new Map([
-    [echo.path, echo],
-    [fixed.path, fixed],
-  ]);
   const fallback = (_req: unknown, res: { end(text: string): void }) => res.end('fallback');
   server = createServer(directRouter(routes, fallback, { logger, metrics, bodyLimitBytes: 64 }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,10 +21,7 @@ beforeAll(async () => {
 
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-beforeEach(() => {
-  refusals.length = 0;
-  handled.length = 0;
-});
+beforeEach(reset);
 
 /** One request; `chunks` are written one by one, so a body can arrive without a content-length. */
 function send(

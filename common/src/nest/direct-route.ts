@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { ServiceMetrics } from '../metrics.js';
-import { collectBody, jsonHeaders, RequestRefused, sendJson } from '../http.js';
+import { collectBody, jsonHeaders, RequestRefused } from '../http.js';
+import { responseHead } from './http1.js';
 
 /** What a direct route answers: always JSON. */
 export interface DirectAnswer {
@@ -19,6 +20,8 @@ export interface DirectAnswer {
 export class PreparedAnswer {
   readonly text: string;
   readonly headers: OutgoingHttpHeaders;
+  /** Status line and header lines as DirectConnection sends them, ahead of the date. */
+  readonly head: string;
 
   constructor(
     readonly status: number,
@@ -27,6 +30,7 @@ export class PreparedAnswer {
   ) {
     this.text = JSON.stringify(body);
     this.headers = jsonHeaders(this.text, headers);
+    this.head = responseHead(status, this.headers);
   }
 }
 
@@ -49,15 +53,16 @@ export interface DirectJsonRoute {
   onRefused?(reason: string, headers: IncomingHttpHeaders): void;
 }
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-interface RouterContext {
+export interface RouterContext {
   logger: Logger;
   metrics: ServiceMetrics;
   bodyLimitBytes: number;
 }
 
-type Recorder = (req: IncomingMessage, res: ServerResponse, seconds: number) => void;
+/** Records one request's duration, by method and status. */
+export type Recorder = (method: string, status: number, seconds: number) => void;
 
 /**
  * One route's request duration series, bound once per status: at a broker's rate, building and
@@ -66,13 +71,9 @@ type Recorder = (req: IncomingMessage, res: ServerResponse, seconds: number) => 
  */
 function durationRecorder(metrics: ServiceMetrics, route: string): Recorder {
   const posts = new Map<number, { observe(seconds: number): void }>();
-  return (req, res, seconds) => {
-    const status = res.statusCode;
-    if (req.method !== 'POST') {
-      metrics.httpRequestDuration.observe(
-        { method: req.method ?? 'UNKNOWN', route, status_code: String(status) },
-        seconds,
-      );
+  return (method, status, seconds) => {
+    if (method !== 'POST') {
+      metrics.httpRequestDuration.observe({ method, route, status_code: String(status) }, seconds);
       return;
     }
     let series = posts.get(status);
@@ -84,32 +85,41 @@ function durationRecorder(metrics: ServiceMetrics, route: string): Recorder {
   };
 }
 
-/** One request on a direct route, from its first byte to the recorded duration. */
-class DirectRequest {
+/** A direct route with what serving it needs: shared by node:http and by DirectConnection. */
+export class BoundRoute {
+  constructor(
+    readonly route: DirectJsonRoute,
+    readonly context: RouterContext,
+    readonly record: Recorder,
+  ) {}
+}
+
+/**
+ * One request on a direct route, from its complete body to the recorded duration, whichever
+ * transport carries it: node:http's response (NodeExchange), or a connection read by
+ * DirectConnection. The transport writes; the route's rules for answers, refusals and failures
+ * live here once.
+ */
+export abstract class DirectExchange {
   private readonly started = performance.now();
 
   constructor(
-    private readonly route: DirectJsonRoute,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly context: RouterContext,
-    private readonly record: Recorder,
+    protected readonly bound: BoundRoute,
+    readonly method: string,
+    readonly headers: IncomingHttpHeaders,
   ) {}
 
-  serve(): void {
-    const { req } = this;
-    if (req.method !== 'POST') {
-      return this.refuse(new RequestRefused(405, `${this.route.path} accepts POST only`));
-    }
-    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-      return this.refuse(new RequestRefused(415, 'content-type must be application/json'));
-    }
-    collectBody(req, this.context.bodyLimitBytes, (err, raw) => this.received(err, raw));
-  }
+  /** Writes a whole answer; throws, having written nothing, when it cannot be sent. */
+  protected abstract write(status: number, headers: OutgoingHttpHeaders, text: string): void;
+  /** Writes a prepared answer. */
+  protected abstract writePrepared(answer: PreparedAnswer): void;
+  /** Ends the exchange without an answer, once part of one has left. */
+  protected abstract abort(): void;
+  protected abstract get answered(): boolean;
 
-  private received(err: Error | undefined, raw: Buffer | undefined): void {
-    if (err !== undefined) return this.refuse(err);
-    if (raw === undefined || raw.length === 0) return this.refuse(new RequestRefused(400, 'body is empty'));
+  /** Given the complete body: parses it, asks the route, and sends what the route answers. */
+  received(raw: Buffer): void {
+    if (raw.length === 0) return this.refuse(new RequestRefused(400, 'body is empty'));
     let body: unknown;
     try {
       // JSON.parse makes `__proto__` an own property, never the prototype; handlers validate the
@@ -120,7 +130,7 @@ class DirectRequest {
     }
     let answer: RouteAnswer | Promise<RouteAnswer>;
     try {
-      answer = this.route.handle(body, this.req.headers);
+      answer = this.bound.route.handle(body, this.headers);
     } catch (failure) {
       return this.failed(failure);
     }
@@ -135,49 +145,110 @@ class DirectRequest {
   }
 
   private send(answer: RouteAnswer): void {
-    const { res } = this;
+    let status: number;
     try {
       if (answer instanceof PreparedAnswer) {
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.text);
+        this.writePrepared(answer);
       } else {
-        sendJson(res, answer.status, answer.body, answer.headers);
+        const text = JSON.stringify(answer.body);
+        this.write(answer.status, jsonHeaders(text, answer.headers), text);
       }
+      status = answer.status;
     } catch (err) {
-      // A body JSON cannot express, or a header node:http refuses: the route's fault, not the
-      // process's, which would otherwise end on an exception thrown from a stream callback.
+      // A body JSON cannot express, or a header refused: the route's fault, not the process's,
+      // which would otherwise end on an exception thrown from a stream callback.
       return this.failed(err);
     }
-    this.done();
+    this.done(status);
   }
 
   /** A request that never reached the route: not POST, not JSON, too large, unreadable. */
-  private refuse(err: Error): void {
+  refuse(err: Error): void {
     // A stream error is no refusal of ours; the connection is gone or going.
     if (!(err instanceof RequestRefused)) return this.failed(err);
     try {
-      this.route.onRefused?.(err.message, this.req.headers);
+      this.bound.route.onRefused?.(err.message, this.headers);
     } catch (failure) {
       return this.failed(failure);
     }
     const headers: Record<string, string> = err.status === 405 ? { allow: 'POST' } : {};
     // The rest of an oversized body is not worth reading on this connection.
     if (err.status === 413) headers.connection = 'close';
-    sendJson(this.res, err.status, { statusCode: err.status, message: err.message }, headers);
-    this.done();
+    this.writeJson(err.status, { statusCode: err.status, message: err.message }, headers);
+    this.done(err.status);
   }
 
   private failed(err: unknown): void {
-    const { res } = this;
-    this.context.logger.error({ err, route: this.route.path }, 'unhandled error');
-    if (!res.headersSent) sendJson(res, 500, { statusCode: 500, message: 'internal error' });
-    else res.destroy();
-    this.done();
+    this.bound.context.logger.error({ err, route: this.bound.route.path }, 'unhandled error');
+    if (!this.answered) this.writeJson(500, { statusCode: 500, message: 'internal error' });
+    else this.abort();
+    this.done(500);
   }
 
-  private done(): void {
-    this.record(this.req, this.res, (performance.now() - this.started) / 1000);
+  private writeJson(status: number, body: unknown, headers?: Record<string, string>): void {
+    const text = JSON.stringify(body);
+    this.write(status, jsonHeaders(text, headers), text);
   }
+
+  private done(status: number): void {
+    this.bound.record(this.method, status, (performance.now() - this.started) / 1000);
+  }
+}
+
+/** A direct request node:http parsed, answered through its ServerResponse. */
+class NodeExchange extends DirectExchange {
+  constructor(
+    bound: BoundRoute,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    super(bound, req.method ?? 'UNKNOWN', req.headers);
+  }
+
+  serve(): void {
+    const { req } = this;
+    if (req.method !== 'POST') {
+      return this.refuse(new RequestRefused(405, `${this.bound.route.path} accepts POST only`));
+    }
+    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+      return this.refuse(new RequestRefused(415, 'content-type must be application/json'));
+    }
+    collectBody(req, this.bound.context.bodyLimitBytes, (err, raw) =>
+      err !== undefined || raw === undefined ? this.refuse(err ?? new Error('no body')) : this.received(raw),
+    );
+  }
+
+  protected write(status: number, headers: OutgoingHttpHeaders, text: string): void {
+    this.res.writeHead(status, headers);
+    this.res.end(text);
+  }
+
+  protected writePrepared(answer: PreparedAnswer): void {
+    this.res.writeHead(answer.status, answer.headers);
+    this.res.end(answer.text);
+  }
+
+  protected abort(): void {
+    this.res.destroy();
+  }
+
+  protected get answered(): boolean {
+    return this.res.headersSent;
+  }
+}
+
+/** Binds each route to its duration series once, however many connections serve it. */
+export function routeBinder(context: RouterContext): (route: DirectJsonRoute) => BoundRoute {
+  // Routes may be added after the listener is made (bootstrap fills them once the app exists).
+  const bound = new Map<DirectJsonRoute, BoundRoute>();
+  return (route) => {
+    let entry = bound.get(route);
+    if (entry === undefined) {
+      entry = new BoundRoute(route, context, durationRecorder(context.metrics, route.path));
+      bound.set(route, entry);
+    }
+    return entry;
+  };
 }
 
 /**
@@ -188,20 +259,11 @@ export function directRouter(
   routes: ReadonlyMap<string, DirectJsonRoute>,
   fallback: (req: IncomingMessage, res: ServerResponse) => void,
   context: RouterContext,
+  bind: (route: DirectJsonRoute) => BoundRoute = routeBinder(context),
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  // Routes may be added after this listener is made (bootstrap fills them once the app exists).
-  const recorders = new Map<DirectJsonRoute, Recorder>();
-  const recorderOf = (route: DirectJsonRoute) => {
-    let recorder = recorders.get(route);
-    if (recorder === undefined) {
-      recorder = durationRecorder(context.metrics, route.path);
-      recorders.set(route, recorder);
-    }
-    return recorder;
-  };
   return (req, res) => {
     const route = routes.get(req.url ?? '');
     if (route === undefined) return fallback(req, res);
-    new DirectRequest(route, req, res, context, recorderOf(route)).serve();
+    new NodeExchange(bind(route), req, res).serve();
   };
 }

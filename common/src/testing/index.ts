@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { docOf, type ConfigShape } from '../config.js';
 import { openDatabase, type DatabaseOptions, type ServiceDatabase } from '../database.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 
 /**
  * Test databases. With DATABASE_URL set (CI sets it), each test gets a fresh database on that
@@ -127,3 +127,15 @@ export async function laterPort(): Promise<number> {
     if (await canBind(port)) return port;
   }
 }
+
+/** A logger whose lines a test reads back, parsed, in `lines`. */
+export function capturingLogger(service = 'test'): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    service,
+    level: 'info',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  return { logger, lines };
+}
+export * from './direct-routes.js';
