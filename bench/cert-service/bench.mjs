@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * cert-service benchmark: broker decisions over HTTP with a warm decision cache (against the
- * service's own /health/live as the HTTP floor), as fast as they go and at the figure's 15,000/s
- * (where p99 is read), cold decisions with every lookup on PostgreSQL,
- * and CSR enrolments per second with the local CA.
+ * service's own /health/live through node:http and Fastify beside it), as fast as they go and at the figure's 15,000/s
+ * (where p99 is read, open loop, beside a bare TCP server's fixed answer at the same rate: the
+ * floor this machine and client leave), cold decisions with every lookup on PostgreSQL, and CSR
+ * enrolments per second with the local CA.
  *
  *   npx tsc -b cert-service && node bench/cert-service/bench.mjs [--seconds 10] [--connections 32]
  *        [--devices 2000] [--enrolments 2000] [--enrol-concurrency 16]
  *
- * cert-service runs in a child process; autocannon and the enrolment clients run in this one.
+ * cert-service runs in a child process; autocannon and the enrolment clients run in this one, the
+ * open-loop client (paced-load.c, built with `cc`; paced-client.mjs without one) in another.
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the PostgreSQL server on
  * which a fresh database is created and dropped.
  */
@@ -40,6 +42,7 @@ const enrolmentCount = Number(args.enrolments);
 await import('reflect-metadata');
 const autocannon = (await import('autocannon')).default;
 const { pacedLoad } = await import('./paced-client.mjs');
+const { nativeClient } = await import('./native-client.mjs');
 const { cpuSeconds, freePort } = await import('../support/process.ts');
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto);
@@ -143,11 +146,19 @@ async function checkAnswer(url, request) {
   if (body.result !== 'ok') throw new Error(`benchmark request refused: ${JSON.stringify(body)}`);
 }
 
-/** The figure's rate, open loop (see paced-client.mjs), with the service's CPU per request. */
-async function atRate(service, path, request, rate) {
-  const { hostname, port } = new URL(service.url);
-  const cpuBefore = service.cpuSeconds();
-  const result = await pacedLoad({
+/**
+ * The open-loop client: paced-load.c where this machine can build it, paced-client.mjs otherwise.
+ * The figure is read by the native one: the Node client costs as much CPU per request as the
+ * service, and its own event loop's delays land in every latency it reads.
+ */
+const paced = (await nativeClient()) ?? pacedLoad;
+const clientName = paced === pacedLoad ? 'Node client (paced-client.mjs)' : 'C client (paced-load.c)';
+
+/** The figure's rate, open loop, with the target's CPU per request. */
+async function atRate(target, path, request, rate) {
+  const { hostname, port } = new URL(target.url);
+  const cpuBefore = target.cpuSeconds();
+  const result = await paced({
     host: hostname,
     port: Number(port),
     path,
@@ -157,10 +168,32 @@ async function atRate(service, path, request, rate) {
     seconds,
     // VerneMQ's default webhook pool (vmq_webhooks.pool_max_connections).
     connections: 100,
+    expect: '"ok"',
     accept: (status, body) => status === 200 && body.includes('"ok"'),
   });
-  const used = service.cpuSeconds() - cpuBefore;
+  const used = target.cpuSeconds() - cpuBefore;
   return { ...result, cpuMicroseconds: (used / result.sent) * 1e6 };
+}
+
+/** fixed-answer-server.mjs in a child process: the same rate against it gives the machine's floor. */
+async function startFloor() {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bench/cert-service/fixed-answer-server.mjs'), String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await once(child.stdout, 'data');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
 }
 
 /**
@@ -183,6 +216,16 @@ async function load(service, path, options) {
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
   };
+}
+
+async function withFloor(measure) {
+  const floor = await startFloor();
+  try {
+    await measure(floor); // its JIT warm-up, as the service had
+    return await measure(floor);
+  } finally {
+    await floor.stop();
+  }
 }
 
 async function enrolmentsPerSecond(url) {
@@ -232,22 +275,31 @@ try {
     const request = publishRequest(0);
     await checkAnswer(warm.url, request); // also fills the cache
     await load(warm, '/webhooks/vernemq', { ...request, duration: 2 }); // JIT warm-up
-    const floor = await load(warm, '/health/live', {});
+    const viaNode = await load(warm, '/health/live', {});
     const warmPublish = await load(warm, '/webhooks/vernemq', request);
     // Latency at saturation is set by the client's connection count (Little's law); the figure's
     // p99 is the latency at the figure's rate, so the second run offers exactly that rate.
-    const paced = await atRate(warm, '/webhooks/vernemq', request, TARGET_RATE);
-    rows.push(['HTTP floor: GET /health/live', floor, '', null]);
+    const floorAtRate = await withFloor((floor) => atRate(floor, '/webhooks/vernemq', request, TARGET_RATE));
+    const warmAtRate = await atRate(warm, '/webhooks/vernemq', request, TARGET_RATE);
+    rows.push(['GET /health/live, through node:http and Fastify', viaNode, '', null]);
     rows.push([
       'auth_on_publish, warm cache, as fast as it goes',
       warmPublish,
-      `${((warmPublish.perSecond / floor.perSecond) * 100).toFixed(0)}% of floor`,
+      `${((warmPublish.perSecond / viaNode.perSecond) * 100).toFixed(0)}% of /health/live's rate`,
       { perSecond: TARGET_RATE },
+    ]);
+    const clientNote = (result) =>
+      `${clientName}: its own send lag p99 ${result.client.sendLagP99.toFixed(2)} ms, ${result.client.cpuMicroseconds.toFixed(0)} µs CPU per request`;
+    rows.push([
+      `TCP floor: a bare \`net\` server's fixed answer, ${TARGET_RATE} offered per second`,
+      floorAtRate,
+      clientNote(floorAtRate),
+      null,
     ]);
     rows.push([
       `auth_on_publish, warm cache, ${TARGET_RATE} offered per second`,
-      paced,
-      `p99 at the figure rate (load generator's own send lag p99 ${paced.client.sendLagP99.toFixed(2)} ms)`,
+      warmAtRate,
+      `${clientNote(warmAtRate)}; p99 ${(warmAtRate.p99 / floorAtRate.p99).toFixed(1)} × the floor's`,
       // Kept up: every request answered within the run, give or take the last ones' latency.
       { perSecond: TARGET_RATE * 0.99, p99: 5 },
     ]);

@@ -13,9 +13,11 @@ export const WEBHOOK_PATH = '/webhooks/vernemq';
  * refusal is a 200 with `{"result":{"error":"not_allowed"}}`; a body that is not JSON, or too large,
  * gets a 400 or 413, which VerneMQ counts as a refusal too.
  *
- * Served ahead of Nest and Fastify: the broker calls it once per connect, publish and subscribe,
- * and their per-request pipeline (routing, hooks, body parser, serializer, none of which this route
- * needs) took more CPU than the decision itself; bench/cert-service measures the difference.
+ * Served ahead of Nest and Fastify, and read straight off the broker's connections rather than
+ * through node:http (DirectConnections): the broker calls it once per connect, publish and
+ * subscribe, and their per-request pipeline (routing, hooks, body parser, serializer, request and
+ * response streams, none of which this route needs) took more CPU than the decision itself;
+ * bench/cert-service measures the difference.
  */
 export function webhookRoute(
   webhooks: WebhooksService,
