@@ -131,6 +131,8 @@ describe('DirectConnections', () => {
         'content-type': 'application/json; charset=utf-8',
         'content-length': '15',
         'cache-control': 'max-age=5',
+        connection: 'keep-alive',
+        'keep-alive': `timeout=${Math.floor(server.keepAliveTimeout / 1000)}`,
         date: expect.stringMatching(/^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/),
       },
       body: '{"result":"ok"}',

@@ -37,6 +37,8 @@ import {
 export class DirectConnections {
   private readonly open = new Set<DirectConnection>();
   private closing = false;
+  private keepAliveSeconds = -1;
+  private keepAliveText = '';
   readonly limits: HeadLimits;
 
   constructor(
@@ -86,6 +88,19 @@ export class DirectConnections {
     return this.server.keepAliveTimeout;
   }
 
+  /**
+   * As node:http says it: clients (undici) keep an idle connection for as long as this announces,
+   * and for only a few seconds when it announces nothing.
+   */
+  get keepAliveLines(): string {
+    const seconds = Math.floor(this.server.keepAliveTimeout / 1000);
+    if (seconds !== this.keepAliveSeconds) {
+      this.keepAliveSeconds = seconds;
+      this.keepAliveText = `connection: keep-alive\r\n${seconds > 0 ? `keep-alive: timeout=${seconds}\r\n` : ''}`;
+    }
+    return this.keepAliveText;
+  }
+
   get headersTimeout(): number {
     return this.server.headersTimeout;
   }
@@ -109,6 +124,7 @@ export class DirectConnections {
 }
 
 const EMPTY = Buffer.alloc(0);
+const CLOSE_LINE = 'connection: close\r\n';
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 
 /** One client connection while its requests are read here. */
@@ -250,6 +266,11 @@ class DirectConnection {
     return this.closeAfterAnswer;
   }
 
+  /** The header lines that say whether the connection stays open after this answer. */
+  persistence(close: boolean): string {
+    return close ? CLOSE_LINE : this.owner.keepAliveLines;
+  }
+
   abort(): void {
     this.socket.destroy();
   }
@@ -296,13 +317,19 @@ class ConnectionExchange extends DirectExchange {
 
   protected write(status: number, headers: OutgoingHttpHeaders, text: string): void {
     const close = headers.connection === 'close' || this.connection.closing;
-    const head = responseHead(status, close ? { ...headers, connection: 'close' } : headers);
-    this.deliver(`${head}${dateHeaderLine()}\r\n${text}`, close);
+    const { connection: _given, ...rest } = headers;
+    this.deliver(
+      `${responseHead(status, rest)}${this.connection.persistence(close)}${dateHeaderLine()}\r\n${text}`,
+      close,
+    );
   }
 
   protected writePrepared(answer: PreparedAnswer): void {
-    if (this.connection.closing) return this.write(answer.status, answer.headers, answer.text);
-    this.deliver(`${answer.head}${dateHeaderLine()}\r\n${answer.text}`, false);
+    const close = this.connection.closing;
+    this.deliver(
+      `${answer.head}${this.connection.persistence(close)}${dateHeaderLine()}\r\n${answer.text}`,
+      close,
+    );
   }
 
   protected abort(): void {
