@@ -66,13 +66,35 @@ describe('DecisionCache', () => {
 
   it('answers until the entry expires', () => {
     let now = 0;
-    const cache = new DecisionCache(10, () => now);
+    const cache = new DecisionCache(
+      10,
+      () => now,
+      () => 0,
+    );
     cache.set('k', { result: 'ok' }, 30, alice);
     now = 29_999;
     expect(cache.get('k')).toEqual({ result: 'ok' });
     now = 30_000;
     expect(cache.get('k')).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+
+  it.each([
+    [0, 30_000],
+    [0.5, 27_000],
+    [0.999_999, 24_001],
+  ])('spreads expiry over the last fifth of max-age, never past it (random %s)', (random, expiry) => {
+    let now = 0;
+    const cache = new DecisionCache(
+      10,
+      () => now,
+      () => random,
+    );
+    cache.set('k', { result: 'ok' }, 30, alice);
+    now = expiry - 1;
+    expect(cache.get('k')).toEqual({ result: 'ok' });
+    now = expiry;
+    expect(cache.get('k')).toBeUndefined();
   });
 
   it('keeps no answer asked for before a clear', () => {

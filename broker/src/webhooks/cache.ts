@@ -46,6 +46,9 @@ export function maxAgeSeconds(cacheControl: string | null): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** The share of an answer's max-age by which its expiry may come early. */
+const EXPIRY_SPREAD = 0.2;
+
 export class DecisionCache {
   private readonly entries = new Map<string, CachedAnswer<unknown>>();
   hits = 0;
@@ -59,6 +62,7 @@ export class DecisionCache {
   constructor(
     private readonly maxEntries: number,
     private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
   ) {}
 
   get<T>(key: string): T | undefined {
@@ -90,7 +94,12 @@ export class DecisionCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(key, { value, expiresAt: this.now() + seconds * 1000, ...who });
+    // Each answer is kept for between 80 % and all of its max-age, never longer. A fleet that
+    // connects at once has its answers cached at once: kept for exactly max-age, they would all
+    // expire in the same moment, and every device's next publishes would wait on cert-service
+    // together, once per max-age, as a burst the broker's event loop stalls on.
+    const lifetime = seconds * 1000 * (1 - EXPIRY_SPREAD * this.random());
+    this.entries.set(key, { value, expiresAt: this.now() + lifetime, ...who });
   }
 
   /** Drops the entries of those users or clients, or every entry when both lists are empty. */
