@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -57,7 +58,8 @@ class RawClient {
   readonly closed: Promise<void>;
 
   constructor() {
-    this.socket = connect(port, '127.0.0.1');
+    // Each write its own segment: tests that split a request mean the service to see the pieces.
+    this.socket = connect({ port, host: '127.0.0.1', noDelay: true });
     this.socket.on('data', (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
       for (const waiter of this.waiters.splice(0)) waiter();
@@ -185,6 +187,7 @@ describe('DirectConnections', () => {
 
   it('reads a request that arrives a byte at a time', async () => {
     const client = new RawClient();
+    await once(client.socket, 'connect');
     const answer = client.answer();
     for (const byte of post('/fixed', '{"split":true}')) {
       client.write(byte);
@@ -192,6 +195,26 @@ describe('DirectConnections', () => {
     }
     expect((await answer).body).toBe('{"result":"ok"}');
     expect(handled).toEqual([{ split: true }]);
+  });
+
+  it.each([
+    ['its head split at the blank line', (r: string) => [r.indexOf('\r\n\r\n') + 2]],
+    ['its body in pieces', (r: string) => [r.length - 9, r.length - 6, r.length - 3]],
+    ['a piece holding its end and the next request’s start', (r: string) => [r.length - 2, r.length + 5]],
+  ])('reads a request with %s', async (_name, cutsOf) => {
+    const one = post('/fixed', '{"cut":true}');
+    const bytes = one + one;
+    const cuts = [0, ...cutsOf(one), bytes.length];
+    const client = new RawClient();
+    await once(client.socket, 'connect');
+    const answers = client.answers(2);
+    for (let i = 1; i < cuts.length; i++) {
+      client.write(bytes.slice(cuts[i - 1], cuts[i]));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await answers).map((a) => a.body)).toEqual(['{"result":"ok"}', '{"result":"ok"}']);
+    expect(handled).toEqual([{ cut: true }, { cut: true }]);
+    expect(nodeRequests).toEqual([]);
   });
 
   it('hands the connection to node:http at the first request it does not read, for good', async () => {

@@ -12,6 +12,7 @@ import {
 import {
   dateHeaderLine,
   FOREIGN,
+  HEAD_END,
   INCOMPLETE,
   readRequestHead,
   responseHead,
@@ -129,7 +130,16 @@ const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\nco
 
 /** One client connection while its requests are read here. */
 class DirectConnection {
+  /** The bytes read and not yet answered, joined. */
   private buffer: Buffer = EMPTY;
+  /**
+   * Chunks read since, not yet joined to `buffer`: they are joined once a head could be complete
+   * or the body is, so that a request sent a few bytes at a time is copied once, not once a chunk.
+   */
+  private arriving: Buffer[] = [];
+  private arrivingBytes = 0;
+  /** The last three bytes of `arriving`, to find a head's end that straddles two chunks. */
+  private tail: Buffer = EMPTY;
   /** The head of the request whose body is still arriving. */
   private head: (RequestHead & { bound: BoundRoute }) | undefined;
   /** A request is with its route; later ones wait, to be answered in order. */
@@ -176,7 +186,7 @@ class DirectConnection {
   }
 
   closeWhenIdle(): void {
-    if (!this.busy && this.buffer.length === 0) this.socket.end();
+    if (!this.busy && this.unread === 0) this.socket.end();
     else this.closeAfterAnswer = true;
   }
 
@@ -184,16 +194,44 @@ class DirectConnection {
     this.socket.destroy();
   }
 
+  /** Bytes read and not yet answered. */
+  private get unread(): number {
+    return this.buffer.length + this.arrivingBytes;
+  }
+
   private received(chunk: Buffer): void {
-    if (this.buffer.length === 0) this.requestStarted = performance.now();
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (this.unread === 0) {
+      this.requestStarted = performance.now();
+      this.buffer = chunk;
+      return this.serveWaiting();
+    }
+    const before = this.arriving.length === 0 ? this.buffer.subarray(-3) : this.tail;
+    const edge = Buffer.concat([before, chunk.subarray(0, 3)]);
+    this.tail = chunk.length >= 3 ? chunk.subarray(-3) : Buffer.concat([before, chunk]).subarray(-3);
+    this.arriving.push(chunk);
+    this.arrivingBytes += chunk.length;
+    if (this.busy) return this.pauseIfFar();
+    const { head } = this;
+    const worthReading = head
+      ? this.unread >= head.headLength + head.bodyLength
+      : this.unread >= this.owner.limits.maxHeadBytes || chunk.includes(HEAD_END) || edge.includes(HEAD_END);
+    if (!worthReading) return this.checkSlow();
     this.serveWaiting();
+  }
+
+  /** Joins what arrived to the buffer. */
+  private join(): void {
+    if (this.arriving.length === 0) return;
+    this.buffer = Buffer.concat([this.buffer, ...this.arriving]);
+    this.arriving = [];
+    this.arrivingBytes = 0;
   }
 
   /** Serves the complete requests in the buffer, one at a time, until one must wait. */
   private serveWaiting(): void {
     this.serving = true;
     try {
+      this.join();
       this.serveEach();
     } catch (err) {
       // A fault of this reader, thrown from a socket callback, would end the process: this
@@ -227,10 +265,13 @@ class DirectConnection {
       if (this.buffer.length > 0) this.requestStarted = performance.now();
       this.serve(head.bound, head, body);
     }
-    if (this.busy && this.buffer.length > this.owner.limits.maxHeadBytes + this.owner.limits.maxBodyBytes) {
-      // A client pipelining faster than its answers come: it waits, as it would with node:http.
-      this.socket.pause();
-    }
+    this.pauseIfFar();
+  }
+
+  /** A client pipelining far ahead of its answers waits, as it would with node:http. */
+  private pauseIfFar(): void {
+    const { maxHeadBytes, maxBodyBytes } = this.owner.limits;
+    if (this.busy && this.unread > maxHeadBytes + maxBodyBytes) this.socket.pause();
   }
 
   private serve(bound: BoundRoute, head: RequestHead, body: Buffer): void {
@@ -247,6 +288,8 @@ class DirectConnection {
     if (close || this.closeAfterAnswer) {
       // Requests after this one are not answered, as HTTP/1.1 says of `connection: close`.
       this.buffer = EMPTY;
+      this.arriving = [];
+      this.arrivingBytes = 0;
       socket.end(text);
       return;
     }
@@ -284,7 +327,7 @@ class DirectConnection {
   private timedOut(): void {
     // Idle past the keep-alive timeout, or a request that stopped arriving: node:http closes both.
     if (this.busy) return;
-    if (this.buffer.length === 0) this.socket.destroy();
+    if (this.unread === 0) this.socket.destroy();
     else this.socket.end(REQUEST_TIMEOUT);
   }
 
@@ -296,6 +339,7 @@ class DirectConnection {
     socket.setTimeout(0);
     this.owner.forget(this);
     socket.pause();
+    this.join();
     if (this.buffer.length > 0) socket.unshift(this.buffer);
     this.buffer = EMPTY;
     this.toNode(socket);

@@ -30,7 +30,8 @@ export interface HeadLimits {
   maxBodyBytes: number;
 }
 
-const HEAD_END = Buffer.from('\r\n\r\n');
+/** The blank line that ends a head. */
+export const HEAD_END = Buffer.from('\r\n\r\n');
 const REQUEST_LINE = /^POST (\/[!-~]*) HTTP\/1\.1$/;
 /** RFC 9110 field-name token, then a value of visible ASCII, spaces and tabs (no obs-text). */
 const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e]*?)[ \t]*$/;
