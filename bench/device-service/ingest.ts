@@ -34,6 +34,7 @@ import { enrolDevices } from './enrol.ts';
 import type { GeneratorMessage } from './load-generator.ts';
 import { cpuSeconds as cpuOf, freePort, ioCalls } from '../support/process.ts';
 import { ServiceProcess } from './processes.ts';
+import { STACK } from '../../tools/dist/stack/services.js';
 
 /** A process's CPU seconds so far, 0 once it is gone. */
 const cpuSeconds = (pid: number | undefined): number => cpuOf(pid) ?? 0;
@@ -63,7 +64,7 @@ const logDir = values.logs ? resolve(values.logs) : undefined;
 if (logDir) mkdirSync(logDir, { recursive: true });
 const launch = (name: string, env: Record<string, string>) =>
   ServiceProcess.start(name, `${name}/dist/main.js`, env, {
-    execArgv,
+    execArgv: [...(STACK.find((service) => service.name === name)?.nodeFlags ?? []), ...execArgv],
     logFile: logDir && join(logDir, `${name}.log`),
   });
 
