@@ -34,7 +34,6 @@ import { enrolDevices } from './enrol.ts';
 import type { GeneratorMessage } from './load-generator.ts';
 import { cpuSeconds as cpuOf, freePort, ioCalls } from '../support/process.ts';
 import { ServiceProcess } from './processes.ts';
-import { STACK } from '../../tools/dist/stack/services.js';
 
 /** A process's CPU seconds so far, 0 once it is gone. */
 const cpuSeconds = (pid: number | undefined): number => cpuOf(pid) ?? 0;
@@ -64,7 +63,7 @@ const logDir = values.logs ? resolve(values.logs) : undefined;
 if (logDir) mkdirSync(logDir, { recursive: true });
 const launch = (name: string, env: Record<string, string>) =>
   ServiceProcess.start(name, `${name}/dist/main.js`, env, {
-    execArgv: [...(STACK.find((service) => service.name === name)?.nodeFlags ?? []), ...execArgv],
+    execArgv,
     logFile: logDir && join(logDir, `${name}.log`),
   });
 

@@ -28,17 +28,7 @@ export interface StackService {
   after?: string[];
   /** Runs once the service first answers ready, before the stack counts as started; says what it did. */
   onReady?: (ports: PortMap) => Promise<string>;
-  /** Flags for Node and V8 the process starts with. */
-  nodeFlags?: string[];
 }
-
-/**
- * For the processes every MQTT message passes through. A larger young generation (V8's default
- * semi-space is 16 MiB) lets the objects of messages in flight die before a scavenge copies them:
- * in three runs of 500,000 to 600,000 events each through bench/device-service/ingest.ts, the
- * stack's CPU per event fell from 82-92 µs to 78-85 µs, for up to 96 MiB more memory each.
- */
-export const MESSAGE_PATH_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 export type PortMap = Record<string, Record<string, number>>;
 
@@ -118,7 +108,6 @@ export const STACK: StackService[] = [
   {
     name: 'device-service',
     entry: 'device-service/dist/main.js',
-    nodeFlags: MESSAGE_PATH_NODE_FLAGS,
     listeners: [
       { variable: 'PORT', port: 3020, role: 'internal', scheme: 'http', ops: true },
       {
@@ -145,7 +134,6 @@ export const STACK: StackService[] = [
   {
     name: 'broker',
     entry: 'broker/dist/main.js',
-    nodeFlags: MESSAGE_PATH_NODE_FLAGS,
     after: ['cert-service'],
     listeners: [
       { variable: 'HTTP_PORT', port: 3050, role: 'internal', scheme: 'http', ops: true },

@@ -154,15 +154,11 @@ export class Stack {
 
     const log = join(logs, `${service.name}.log`);
     const fd = openSync(log, 'a');
-    const child = spawn(
-      process.execPath,
-      [...(service.nodeFlags ?? []), resolve(this.options.root, service.entry)],
-      {
-        cwd: this.options.root,
-        env,
-        stdio: ['ignore', fd, fd],
-      },
-    );
+    const child = spawn(process.execPath, [resolve(this.options.root, service.entry)], {
+      cwd: this.options.root,
+      env,
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
     const opsListener = service.listeners.find((l) => l.ops) ?? service.listeners[0];
     const status: ServiceStatus = {
