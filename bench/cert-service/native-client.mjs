@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { requestBytes } from './paced-client.mjs';
 
 const source = join(dirname(fileURLToPath(import.meta.url)), 'paced-load.c');
 
@@ -29,13 +30,6 @@ export async function nativeClient() {
 
 /** Same options and result as paced-client.mjs's pacedLoad, plus the client's CPU per request. */
 function run(binary, options) {
-  const body = Buffer.from(options.body);
-  const head = [
-    `POST ${options.path} HTTP/1.1`,
-    `host: ${options.host}:${options.port}`,
-    `content-length: ${body.length}`,
-    ...Object.entries(options.headers).map(([name, value]) => `${name}: ${value}`),
-  ].join('\r\n');
   const args = [
     options.host,
     options.port,
@@ -63,6 +57,6 @@ function run(binary, options) {
         },
       });
     });
-    child.stdin.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]));
+    child.stdin.end(requestBytes(options));
   });
 }

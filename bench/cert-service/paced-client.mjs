@@ -38,6 +38,19 @@ function contentLength(buffer, headerEnd) {
 
 const percentile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
 
+/** The one request a run sends, whole: head and body, as both clients write it. */
+export function requestBytes(options) {
+  const body = Buffer.from(options.body);
+  const head = [
+    `POST ${options.path} HTTP/1.1`,
+    `host: ${options.host}:${options.port}`,
+    'connection: keep-alive',
+    `content-length: ${body.length}`,
+    ...Object.entries(options.headers).map(([name, value]) => `${name}: ${value}`),
+  ].join('\r\n');
+  return Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]);
+}
+
 /**
  * @param {{ host: string, port: number, path: string, headers: Record<string, string>, body: string,
  *   rate: number, seconds: number, connections: number, accept: (status: number, body: Buffer) => boolean }} options
@@ -47,15 +60,7 @@ const percentile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(
 export async function pacedLoad(options) {
   const { rate, seconds } = options;
   const total = Math.round(rate * seconds);
-  const body = Buffer.from(options.body);
-  const head = [
-    `POST ${options.path} HTTP/1.1`,
-    `host: ${options.host}:${options.port}`,
-    'connection: keep-alive',
-    `content-length: ${body.length}`,
-    ...Object.entries(options.headers).map(([name, value]) => `${name}: ${value}`),
-  ].join('\r\n');
-  const request = Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]);
+  const request = requestBytes(options);
 
   const latencies = new Float64Array(total);
   /** How late each request left this process, due to write: the client's own share of latency. */
