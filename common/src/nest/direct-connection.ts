@@ -140,8 +140,9 @@ class DirectConnection {
   private arrivingBytes = 0;
   /** The last three bytes of `arriving`, to find a head's end that straddles two chunks. */
   private tail: Buffer = EMPTY;
-  /** The head of the request whose body is still arriving. */
-  private head: (RequestHead & { bound: BoundRoute }) | undefined;
+  /** The head of the request whose body is still arriving, and its route. */
+  private head: RequestHead | undefined;
+  private headRoute: BoundRoute | undefined;
   /** A request is with its route; later ones wait, to be answered in order. */
   private busy = false;
   private ended = false;
@@ -254,16 +255,18 @@ class DirectConnection {
         if (head === FOREIGN || bound === undefined || !JSON_TYPE.test(head.headers['content-type'] ?? '')) {
           return this.handToNode();
         }
-        this.head = { ...head, bound };
+        this.head = head;
+        this.headRoute = bound;
       }
-      const { head } = this;
+      const { head, headRoute } = this;
       const end = head.headLength + head.bodyLength;
       if (this.buffer.length < end) return this.checkSlow();
       const body = this.buffer.subarray(head.headLength, end);
       this.buffer = this.buffer.length === end ? EMPTY : this.buffer.subarray(end);
       this.head = undefined;
+      this.headRoute = undefined;
       if (this.buffer.length > 0) this.requestStarted = performance.now();
-      this.serve(head.bound, head, body);
+      this.serve(headRoute!, head, body);
     }
     this.pauseIfFar();
   }
