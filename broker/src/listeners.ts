@@ -1,6 +1,5 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Aedes } from 'aedes';
 import { SECURE_TLS_OPTIONS, type Logger } from '@spincycle/common';
@@ -8,7 +7,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import { describeConnection, type ConnectionInfo } from './auth/connection-info.js';
 import type { ConnectionRateLimiter } from './auth/rate-limit.js';
 import type { BrokerMetrics } from './metrics.js';
-import { PacketSizeGuard } from './packet-guard.js';
+import { guardReadPackets, PacketSizeGuard, type OversizeVerdict } from './packet-guard.js';
 import type { DeviceTrust } from './tls/device-trust.js';
 import type { ServerIdentity } from './tls/server-identity.js';
 
@@ -28,19 +27,15 @@ function admitted(ctx: ListenerContext, address: string | undefined, listener: s
   return false;
 }
 
-/** The connection as aedes reads it: ended as soon as a packet announces more than the limit. */
-function sizeGuarded(
-  ctx: ListenerContext,
-  connection: Duplex,
-  who: Record<string, unknown>,
-): PacketSizeGuard {
-  return new PacketSizeGuard(connection, ctx.maxPacketBytes, (announced) => {
+/** Counts and logs a connection ended for announcing a packet above the limit. */
+function oversizeReporter(ctx: ListenerContext, who: Record<string, unknown>) {
+  return (announced: OversizeVerdict) => {
     ctx.metrics.refusals.inc({ action: 'disconnect', reason: 'packet_too_large' });
     ctx.logger.warn(
       { ...who, announced, limit: ctx.maxPacketBytes },
       'oversized or malformed packet; disconnected',
     );
-  });
+  };
 }
 
 function deviceTlsOptions(ctx: ListenerContext, trust: DeviceTrust) {
@@ -71,8 +66,7 @@ export function createDeviceListener(ctx: ListenerContext, trust: DeviceTrust) {
       return socket.destroy();
     }
     const address = socket.address();
-    const guarded = sizeGuarded(ctx, socket, { commonName });
-    describeConnection(guarded, {
+    describeConnection(socket, {
       listenerType: 'mqtts',
       listenerAddr: 'address' in address ? address.address : '',
       listenerPort: 'port' in address ? address.port : 0,
@@ -80,7 +74,9 @@ export function createDeviceListener(ctx: ListenerContext, trust: DeviceTrust) {
       peerPort: socket.remotePort ?? 0,
       certificate: { commonName, serialNumber: peer.serialNumber, der: peer.raw },
     });
-    ctx.broker.handle(guarded);
+    ctx.broker.handle(socket);
+    // After aedes, whose 'readable' listener makes a 'data' listener an observer (guardReadPackets).
+    guardReadPackets(socket, ctx.maxPacketBytes, oversizeReporter(ctx, { commonName }));
   });
   server.on('tlsClientError', (err) => {
     ctx.metrics.refusals.inc({ action: 'connect', reason: 'tls_handshake' });
@@ -106,7 +102,11 @@ export function createWebSocketListener(ctx: ListenerContext, secure: boolean) {
     if (!admitted(ctx, req.socket.remoteAddress, listenerType)) return socket.terminate();
     const stream = createWebSocketStream(socket);
     stream.on('error', (err) => ctx.logger.debug({ reason: err.message }, 'websocket stream error'));
-    const guarded = sizeGuarded(ctx, stream, { listener: listenerType, address: req.socket.remoteAddress });
+    const guarded = new PacketSizeGuard(
+      stream,
+      ctx.maxPacketBytes,
+      oversizeReporter(ctx, { listener: listenerType, address: req.socket.remoteAddress }),
+    );
     const address = req.socket.address();
     describeConnection(guarded, {
       listenerType,

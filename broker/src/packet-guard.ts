@@ -1,16 +1,18 @@
-import { Duplex } from 'node:stream';
+import { Duplex, type Readable } from 'node:stream';
+
+/** Why a connection must end: the size a packet announced, or a length that is not one. */
+export type OversizeVerdict = number | 'malformed';
 
 /**
- * Refuses MQTT packets larger than a limit as soon as their fixed header announces it, before any
- * of the body is buffered. aedes has no packet size limit of its own, and without one a client can
- * announce a 256 MB packet and make the broker hold whatever it sends towards it. It wraps a TLS
- * socket or a WebSocket stream alike: a WebSocket message is bounded on its own, but an MQTT packet
- * may span any number of them.
+ * Follows the MQTT framing of what a client sends, to refuse a packet larger than a limit as soon
+ * as its fixed header announces it, before any of the body is buffered. aedes has no packet size
+ * limit of its own, and without one a client can announce a 256 MB packet and make the broker hold
+ * whatever it sends towards it.
  *
- * It follows the framing only: a fixed header byte, then the remaining length as a variable-length
+ * It reads the framing only: a fixed header byte, then the remaining length as a variable-length
  * integer of at most four bytes (MQTT 3.1.1 §2.2.3), then that many bytes of body.
  */
-export class PacketSizeGuard extends Duplex {
+export class PacketFraming {
   private headerByteSeen = false;
   private lengthBytes = 0;
   private length = 0;
@@ -18,28 +20,10 @@ export class PacketSizeGuard extends Duplex {
   /** Body bytes of the current packet still to come; 0 while a fixed header is expected. */
   private bodyLeft = 0;
 
-  constructor(
-    readonly socket: Duplex,
-    private readonly maxBytes: number,
-    private readonly onOversize: (announced: number | 'malformed') => void,
-  ) {
-    super({ allowHalfOpen: false });
-    socket.on('data', (chunk: Buffer) => {
-      const verdict = this.inspect(chunk);
-      if (verdict !== 'ok') {
-        this.onOversize(verdict);
-        this.destroy();
-        return;
-      }
-      if (!this.push(chunk)) socket.pause();
-    });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (err) => this.destroy(err));
-  }
+  constructor(private readonly maxBytes: number) {}
 
-  /** Walks the framing of a chunk; 'ok', or why the connection must end. */
-  private inspect(chunk: Buffer): 'ok' | number | 'malformed' {
+  /** Walks the framing of the next chunk; 'ok', or why the connection must end. */
+  inspect(chunk: Buffer): 'ok' | OversizeVerdict {
     let i = 0;
     while (i < chunk.length) {
       if (this.bodyLeft > 0) {
@@ -71,6 +55,64 @@ export class PacketSizeGuard extends Duplex {
     }
     return 'ok';
   }
+}
+
+/**
+ * Bounds the packets on a socket aedes reads itself, without a stream between them: a socket with
+ * a 'readable' listener emits 'data' for each chunk its reader takes with read(), before the reader
+ * has it (node:stream), so every chunk is inspected before aedes parses it, and the socket ends at
+ * the chunk whose header is too large. aedes may still parse that chunk, up to its own size: what
+ * the limit prevents is buffering the rest of the packet.
+ *
+ * A wrapping Duplex would do the same at the cost of a second stream for every read and write,
+ * which the broker pays per message on the device listener (bench/device-service).
+ */
+export function guardReadPackets(
+  socket: Readable,
+  maxBytes: number,
+  onOversize: (announced: OversizeVerdict) => void,
+): void {
+  if (socket.listenerCount('readable') === 0) {
+    // Without a reader controlling the flow, a 'data' listener would start it instead.
+    throw new Error('guardReadPackets: attach after the reader, which must use read()');
+  }
+  const framing = new PacketFraming(maxBytes);
+  socket.on('data', (chunk: Buffer) => {
+    const verdict = framing.inspect(chunk);
+    if (verdict === 'ok' || socket.destroyed) return;
+    onOversize(verdict);
+    socket.destroy();
+  });
+}
+
+/**
+ * The size limit for a WebSocket stream, as a Duplex between it and aedes: a WebSocket message is
+ * bounded on its own, but an MQTT packet may span any number of them. It also joins the pieces
+ * aedes writes into one frame (see _writev).
+ */
+export class PacketSizeGuard extends Duplex {
+  private readonly framing: PacketFraming;
+
+  constructor(
+    readonly socket: Duplex,
+    maxBytes: number,
+    private readonly onOversize: (announced: OversizeVerdict) => void,
+  ) {
+    super({ allowHalfOpen: false });
+    this.framing = new PacketFraming(maxBytes);
+    socket.on('data', (chunk: Buffer) => {
+      const verdict = this.framing.inspect(chunk);
+      if (verdict !== 'ok') {
+        this.onOversize(verdict);
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('close', () => this.destroy());
+    socket.on('error', (err) => this.destroy(err));
+  }
 
   override _read(): void {
     this.socket.resume();
@@ -83,7 +125,7 @@ export class PacketSizeGuard extends Duplex {
   /**
    * aedes (through mqtt-packet) writes one packet as several small chunks, corked, and everything
    * queued while the socket is busy arrives here at once. Handing them on one by one would make
-   * each its own TLS record or WebSocket frame, each written only after the one before it: a
+   * each its own WebSocket frame, each written only after the one before it: a
    * PUBACK in three pieces then waits on the peer's delayed TCP acknowledgement (Nagle), and a
    * subscriber receiving thousands of messages gets five frames for each. Joined, they leave as
    * one write; a WebSocket frame may carry several MQTT packets (MQTT 3.1.1 §6).
