@@ -320,39 +320,66 @@ describe(`events (${engine})`, () => {
     expect(await events.insertBatch([event(3, other.id)])).toBe(1);
   });
 
-  it('writes batches in the order handed over, the next waiting for the one before to commit', async () => {
+  /** A batch that holds its transaction open until told, and the log of what committed. */
+  const heldBatch = (events: EventsRepository, written: string[], name: string) => {
+    let commit: () => void = () => undefined;
+    const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+    const done = events.writeBatch(async (manager) => {
+      await manager.query('SELECT 1');
+      await mayCommit;
+      written.push(name);
+    }, 'ordered');
+    return { done, commit };
+  };
+
+  it('writes ordered batches in the order handed over, the next waiting for the one before to commit', async () => {
     const events = new EventsRepository(sut.database.dataSource);
     const written: string[] = [];
-    let commitFirst: () => void = () => undefined;
-    const firstMayCommit = new Promise<void>((resolve) => (commitFirst = resolve));
-    const first = events.writeBatch(async (manager) => {
-      await manager.query('SELECT 1');
-      await firstMayCommit;
-      written.push('first');
-    }, false);
+    const first = heldBatch(events, written, 'first');
     const second = events.writeBatch(async (manager) => {
       await manager.query('SELECT 1');
       written.push('second');
-    }, true);
+    }, 'ordered');
     await vi.waitFor(() => expect(written).toEqual([]));
-    commitFirst();
-    await Promise.all([first, second]);
+    first.commit();
+    await Promise.all([first.done, second]);
     expect(written).toEqual(['first', 'second']);
   });
 
-  it('writes nothing of a batch queued behind one that failed, and goes on with the next', async () => {
+  it('writes a batch of events alone beside an ordered one still open, and is not failed by it', async () => {
+    const events = new EventsRepository(sut.database.dataSource);
+    const written: string[] = [];
+    const ordered = heldBatch(events, written, 'ordered');
+    const eventsOnly = events.writeBatch(async (manager) => {
+      await manager.query('SELECT 1');
+      written.push('events');
+    }, 'events');
+    await eventsOnly;
+    expect(written).toEqual(['events']);
+    ordered.commit();
+    await ordered.done;
+    expect(written).toEqual(['events', 'ordered']);
+  });
+
+  it('writes nothing of an ordered batch queued behind one that failed, and goes on with the next', async () => {
     const events = new EventsRepository(sut.database.dataSource);
     let secondRan = false;
+    let eventsRan = false;
     const first = events.writeBatch(async () => {
       throw new Error('database unavailable');
-    }, false);
+    }, 'ordered');
     const second = events.writeBatch(async () => {
       secondRan = true;
-    }, true);
+    }, 'ordered');
+    const eventsOnly = events.writeBatch(async () => {
+      eventsRan = true;
+    }, 'events');
     await expect(first).rejects.toThrow('database unavailable');
     await expect(second).rejects.toThrow('database unavailable');
+    await eventsOnly;
     expect(secondRan).toBe(false);
-    expect(await events.writeBatch(async (manager) => manager.query('SELECT 1 AS n'), true)).toEqual([
+    expect(eventsRan).toBe(true);
+    expect(await events.writeBatch(async (manager) => manager.query('SELECT 1 AS n'), 'ordered')).toEqual([
       { n: 1 },
     ]);
   });

@@ -42,7 +42,8 @@ export interface IngestResult {
  * multi-row insert, resends dropped by the unique (device, event id); each device's newest state;
  * the verdict on each provisioning token presented; everything unreadable kept as a dead letter
  * with its reason. All in one transaction (a batch of events alone in one statement), so the whole
- * batch can be acknowledged when it returns. Batches are written in the order this is called.
+ * batch can be acknowledged when it returns. Batches holding anything but events are written in the
+ * order this is called (EventsRepository.writeBatch).
  */
 export async function ingestBatch(
   stores: IngestStores,
@@ -80,18 +81,21 @@ export async function ingestBatch(
   const reports = valid.map(firmwareReport).filter((r) => r !== null);
   // Most batches are events and nothing else: one insert.
   const eventsOnly = states.size === 0 && presented.length === 0 && reports.length === 0 && dead.length === 0;
-  return stores.events.writeBatch(async (manager) => {
-    // Device rows before provisioning sessions, the order a release takes them in.
-    await stores.devices.recordStates([...states.values()], manager);
-    const verdicts = await verifyPresentedTokens(stores.provisioning, stores.hasher, presented, manager);
-    // The token is a secret: the stored event says only whether it was accepted.
-    const events = [...valid];
-    presented.forEach(({ index }, i) => {
-      events[index] = { ...valid[index]!, payload: { accepted: verdicts[i] === true } };
-    });
-    const stored = await stores.events.insertBatch(events, manager);
-    await stores.firmware.applyReports(reports, manager);
-    await stores.events.insertDeadLetters(dead, manager);
-    return { stored, duplicates: valid.length - stored, deadLettered: dead.length };
-  }, eventsOnly);
+  return stores.events.writeBatch(
+    async (manager) => {
+      // Device rows before provisioning sessions, the order a release takes them in.
+      await stores.devices.recordStates([...states.values()], manager);
+      const verdicts = await verifyPresentedTokens(stores.provisioning, stores.hasher, presented, manager);
+      // The token is a secret: the stored event says only whether it was accepted.
+      const events = [...valid];
+      presented.forEach(({ index }, i) => {
+        events[index] = { ...valid[index]!, payload: { accepted: verdicts[i] === true } };
+      });
+      const stored = await stores.events.insertBatch(events, manager);
+      await stores.firmware.applyReports(reports, manager);
+      await stores.events.insertDeadLetters(dead, manager);
+      return { stored, duplicates: valid.length - stored, deadLettered: dead.length };
+    },
+    eventsOnly ? 'events' : 'ordered',
+  );
 }

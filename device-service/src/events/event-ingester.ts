@@ -38,7 +38,7 @@ interface Batch {
 
 /**
  * Batches in the store's hands at once: one being written, the next being prepared (parsed,
- * serialised) meanwhile. The store writes them in turn.
+ * serialised) meanwhile, and written beside it when it holds events only (EventsRepository.writeBatch).
  */
 const BATCHES_IN_HAND = 2;
 

@@ -138,30 +138,38 @@ export class EventsRepository {
     }
   }
 
-  /** The last ingested batch handed to `writeBatch`, and how many are queued or being written. */
-  private lastBatch: Promise<unknown> = Promise.resolve();
-  private batchesInHand = 0;
+  /** The last ordered batch handed to `writeBatch`, and how many are queued or being written. */
+  private lastOrdered: Promise<unknown> = Promise.resolve();
+  private orderedInHand = 0;
 
   /**
-   * Writes one ingested batch: its events, states, tokens and dead letters, or none of them. In
-   * one transaction; or, when the batch is a single statement, as that statement alone, which is
-   * atomic by itself and spares the round trips of BEGIN and COMMIT.
-   * Batches are written one after another in the order handed over, so that the ingester may
-   * prepare the next while one commits: no batch may overtake the one before it (a rollout would
-   * take a device's older report). For the same reason a batch that fails fails those queued
-   * behind it, which write nothing; the broker delivers all of them again.
+   * Writes one ingested batch: its events, states, tokens and dead letters, or none of them.
+   *
+   * An `ordered` batch (device states, firmware reports, provisioning tokens) is written in one
+   * transaction, after every ordered batch handed over before it has committed: none may overtake
+   * the one before it, or a rollout would take a device's older report. For the same reason an
+   * ordered batch that fails fails the ordered ones queued behind it, which write nothing; the
+   * broker delivers all of them again.
+   *
+   * An `events` batch (events and nothing else, most of them) is one statement, atomic by itself,
+   * so it goes without BEGIN and COMMIT; and since stored events are the same whatever order they
+   * are inserted in (a resend is dropped either way), it is written at once, beside whatever else is
+   * being written. With batches written one after another, PostgreSQL did one batch's work at a
+   * time while the machine had CPU to spare, and the ingester fell behind the fleet
+   * (bench/device-service). Two inserts holding each other's resends would deadlock only if the
+   * resends came in the opposite order to the originals; PostgreSQL then fails one, and the broker
+   * delivers its batch again.
    */
-  writeBatch<T>(work: (manager: EntityManager) => Promise<T>, singleStatement: boolean): Promise<T> {
-    const previous = this.batchesInHand === 0 ? Promise.resolve() : this.lastBatch;
-    this.batchesInHand++;
-    const written = previous.then(() =>
-      singleStatement ? work(this.db.manager) : this.db.transaction(work),
-    );
+  writeBatch<T>(work: (manager: EntityManager) => Promise<T>, kind: 'ordered' | 'events'): Promise<T> {
+    if (kind === 'events') return work(this.db.manager);
+    const previous = this.orderedInHand === 0 ? Promise.resolve() : this.lastOrdered;
+    this.orderedInHand++;
+    const written = previous.then(() => this.db.transaction(work));
     const settled = () => {
-      this.batchesInHand--;
+      this.orderedInHand--;
     };
     written.then(settled, settled);
-    this.lastBatch = written;
+    this.lastOrdered = written;
     return written;
   }
 
