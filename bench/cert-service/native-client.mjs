@@ -2,30 +2,18 @@
  * Runs paced-load.c, the open-loop client in C, built here with the machine's C compiler; where
  * there is none, `nativeClient()` says so and the benchmark falls back to paced-client.mjs.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { buildC } from '../support/native.ts';
 import { requestBytes } from './paced-client.mjs';
 
 const source = join(dirname(fileURLToPath(import.meta.url)), 'paced-load.c');
 
-/** Builds the client once per source version; undefined when no C compiler is at hand. */
+/** The client, built once per source version; undefined when it cannot be built here. */
 export async function nativeClient() {
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
-  const binary = join(tmpdir(), `spincycle-paced-load-${hash}`);
-  if (!existsSync(binary)) {
-    try {
-      await promisify(execFile)(process.env.CC ?? 'cc', ['-O2', '-o', binary, source]);
-    } catch (err) {
-      process.stderr.write(`no native load generator (${err.message.split('\n')[0]}): using the Node one\n`);
-      return undefined;
-    }
-  }
-  return (options) => run(binary, options);
+  const binary = await buildC(source);
+  return binary && ((options) => run(binary, options));
 }
 
 /** Same options and result as paced-client.mjs's pacedLoad, plus the client's CPU per request. */

@@ -7,19 +7,22 @@
 // checks that every published event was stored exactly once; puts PostgreSQL's own COPY rate for
 // the same rows beside it; and says how much CPU each process used meanwhile.
 //   npx tsc -b && node bench/device-service/ingest.ts [--devices 1000] [--events 1000] [--inflight 10]
-//     [--generators 1] [--batch-size 500] [--profile <dir>] [--logs <dir>] [--log-level info]
+//     [--generators 1] [--generator native|node] [--batch-size 500] [--profile <dir>] [--logs <dir>]
+//     [--log-level info]
 // --events: 1,000 each makes a run of about a minute. Sustained means that long: a backlog the
 //   broker could not clear (mqemitter's queue, shifted from the front) halved the rate only after
 //   the first ten seconds, which a run of 200 each never reached; and the first second or two of
 //   a run are the fleet's first publishes waiting together for their decisions.
 // --inflight: events a device may have awaiting their PUBACK, as firmware keeps a small window
 //   (1: each device waits for the PUBACK of one event before it sends the next).
+// --generator: the simulated devices in C (load-generator.c, the default, where it builds) or in
+//   Node (load-generator.ts, which costs this shared machine several times the CPU per event).
 // --profile: each process writes a V8 CPU profile (--cpu-prof) there, and window.json the
 //   monotonic times (µs, as in the profiles) between which events were published and stored.
 // --logs: each service's output goes to <dir>/<service>.log, and the broker's metrics at the end.
 // DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server on which
 // fresh databases are created and dropped. Uses the built dist of every service.
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { admin, databaseUrl } from './database.ts';
 import { enrolDevices } from './enrol.ts';
+import { startGenerator, type Generator, type GeneratorKind } from './generators.ts';
 import type { GeneratorMessage } from './load-generator.ts';
 import { cpuSeconds as cpuOf, freePort, ioCalls } from '../support/process.ts';
 import { ServiceProcess } from './processes.ts';
@@ -44,6 +48,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000' },
     inflight: { type: 'string', default: '10' },
     generators: { type: 'string', default: '1' },
+    generator: { type: 'string', default: 'native' },
     'batch-size': { type: 'string', default: '500' },
     profile: { type: 'string' },
     logs: { type: 'string' },
@@ -100,7 +105,8 @@ const tokens = { certInternal: secret(), brokerAdmin: secret() };
 const common = { LOG_LEVEL: values['log-level'], HOST: '127.0.0.1', DATA_DIR: dir };
 const brokerCaFile = join(dir, 'broker', 'tls', 'server.crt');
 const services: ServiceProcess[] = [];
-const generators: ChildProcess[] = [];
+const generators: Generator[] = [];
+let generatorKind: GeneratorKind = values.generator === 'node' ? 'node' : 'native';
 const db = new pg.Client({ connectionString: databaseUrl(names.device) });
 
 for (const name of Object.values(names)) await admin(`CREATE DATABASE "${name}"`);
@@ -190,15 +196,20 @@ try {
   for (let g = 0; g < GENERATORS; g++) {
     const from = Math.floor((g * DEVICES) / GENERATORS);
     const to = Math.floor(((g + 1) * DEVICES) / GENERATORS);
-    const generator = fork(
-      'bench/device-service/load-generator.ts',
-      [
-        ...['--devices', devicesFile, '--from', String(from), '--to', String(to)],
-        ...['--broker', `mqtts://127.0.0.1:${ports.mqtts}`, '--ca', brokerCaFile],
-        ...['--events', String(EVENTS), '--inflight', String(INFLIGHT)],
-      ],
-      { execArgv },
-    );
+    const started = await startGenerator(generatorKind, {
+      devicesFile,
+      devices,
+      from,
+      to,
+      host: '127.0.0.1',
+      port: ports.mqtts,
+      caFile: brokerCaFile,
+      events: EVENTS,
+      inflight: INFLIGHT,
+      execArgv,
+    });
+    generatorKind = started.kind;
+    const generator = started.generator;
     generators.push(generator);
     generator.once('exit', (code) => {
       if (code !== 0) generatorFailed = true;
@@ -222,7 +233,7 @@ try {
   await Promise.all(ready);
   clearInterval(showConnected);
   process.stderr.write(
-    `\n${DEVICES} devices connected in ${GENERATORS} load generator(s); publishing ${TOTAL} events, ` +
+    `\n${DEVICES} devices connected in ${GENERATORS} load generator(s) (${generatorKind}); publishing ${TOTAL} events, ` +
       `${INFLIGHT} in flight per device\n`,
   );
 
@@ -353,7 +364,7 @@ try {
   const out = [
     '',
     `${DEVICES} devices × ${EVENTS} events = ${TOTAL} events at QoS 1, ${INFLIGHT} in flight per device, ` +
-      `ingester batches of up to ${values['batch-size']}`,
+      `ingester batches of up to ${values['batch-size']}, simulated devices in ${generatorKind === 'native' ? 'C' : 'Node'}`,
     '',
     row(['path', 'events/s', 'seconds']),
     row(['---', '---:', '---:']),
@@ -402,8 +413,9 @@ try {
 } finally {
   for (const generator of generators) {
     if (generator.exitCode !== null || !generator.connected) continue;
+    const exited = new Promise((resolve) => generator.once('exit', resolve));
     generator.send({ stop: true });
-    await once(generator, 'exit');
+    await exited;
   }
   await db.end().catch(() => undefined);
   // Dependents first, as the stack stops them.
