@@ -320,26 +320,32 @@ describe(`events (${engine})`, () => {
     expect(await events.insertBatch([event(3, other.id)])).toBe(1);
   });
 
-  /** A batch that holds its transaction open until told, and the log of what committed. */
-  const heldBatch = (events: EventsRepository, written: string[], name: string) => {
-    let commit: () => void = () => undefined;
-    const mayCommit = new Promise<void>((resolve) => (commit = resolve));
-    const done = events.writeBatch(async (manager) => {
+  /** A batch that logs its name as it commits, once `mayCommit` settles. */
+  const loggedBatch = (
+    events: EventsRepository,
+    written: string[],
+    name: string,
+    kind: 'ordered' | 'events',
+    mayCommit: Promise<void> = Promise.resolve(),
+  ) =>
+    events.writeBatch(async (manager) => {
       await manager.query('SELECT 1');
       await mayCommit;
       written.push(name);
-    }, 'ordered');
-    return { done, commit };
+    }, kind);
+
+  /** An ordered batch that holds its transaction open until told. */
+  const heldBatch = (events: EventsRepository, written: string[], name: string) => {
+    let commit: () => void = () => undefined;
+    const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+    return { done: loggedBatch(events, written, name, 'ordered', mayCommit), commit };
   };
 
   it('writes ordered batches in the order handed over, the next waiting for the one before to commit', async () => {
     const events = new EventsRepository(sut.database.dataSource);
     const written: string[] = [];
     const first = heldBatch(events, written, 'first');
-    const second = events.writeBatch(async (manager) => {
-      await manager.query('SELECT 1');
-      written.push('second');
-    }, 'ordered');
+    const second = loggedBatch(events, written, 'second', 'ordered');
     await vi.waitFor(() => expect(written).toEqual([]));
     first.commit();
     await Promise.all([first.done, second]);
@@ -350,10 +356,7 @@ describe(`events (${engine})`, () => {
     const events = new EventsRepository(sut.database.dataSource);
     const written: string[] = [];
     const ordered = heldBatch(events, written, 'ordered');
-    const eventsOnly = events.writeBatch(async (manager) => {
-      await manager.query('SELECT 1');
-      written.push('events');
-    }, 'events');
+    const eventsOnly = loggedBatch(events, written, 'events', 'events');
     await eventsOnly;
     expect(written).toEqual(['events']);
     ordered.commit();
