@@ -320,25 +320,29 @@ describe(`events (${engine})`, () => {
     expect(await events.insertBatch([event(3, other.id)])).toBe(1);
   });
 
-  /** A batch that logs its name as it commits, once `mayCommit` settles. */
+  /** A batch that logs its name as it commits, once `mayCommit` settles; `opened` once it runs. */
   const loggedBatch = (
     events: EventsRepository,
     written: string[],
     name: string,
     kind: 'ordered' | 'events',
     mayCommit: Promise<void> = Promise.resolve(),
+    opened: () => void = () => undefined,
   ) =>
     events.writeBatch(async (manager) => {
       await manager.query('SELECT 1');
+      opened();
       await mayCommit;
       written.push(name);
     }, kind);
 
-  /** An ordered batch that holds its transaction open until told. */
+  /** An ordered batch that holds its transaction open until told; `open` once it is. */
   const heldBatch = (events: EventsRepository, written: string[], name: string) => {
     let commit: () => void = () => undefined;
+    let opened: () => void = () => undefined;
     const mayCommit = new Promise<void>((resolve) => (commit = resolve));
-    return { done: loggedBatch(events, written, name, 'ordered', mayCommit), commit };
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    return { done: loggedBatch(events, written, name, 'ordered', mayCommit, opened), commit, open };
   };
 
   it('writes ordered batches in the order handed over, the next waiting for the one before to commit', async () => {
@@ -356,7 +360,15 @@ describe(`events (${engine})`, () => {
     const events = new EventsRepository(sut.database.dataSource);
     const written: string[] = [];
     const ordered = heldBatch(events, written, 'ordered');
+    await ordered.open;
     const eventsOnly = loggedBatch(events, written, 'events', 'events');
+    if (engine === 'PGlite') {
+      // One connection (common/src/database.ts): the pool writes them in turn, never interleaved.
+      ordered.commit();
+      await Promise.all([ordered.done, eventsOnly]);
+      expect(written).toEqual(['ordered', 'events']);
+      return;
+    }
     await eventsOnly;
     expect(written).toEqual(['events']);
     ordered.commit();
