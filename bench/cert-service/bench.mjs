@@ -43,7 +43,7 @@ await import('reflect-metadata');
 const autocannon = (await import('autocannon')).default;
 const { pacedLoad } = await import('./paced-client.mjs');
 const { nativeClient } = await import('./native-client.mjs');
-const { cpuSeconds, freePort } = await import('../support/process.ts');
+const { cpuSeconds, freePort, ioCalls } = await import('../support/process.ts');
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto);
 const { createTestDatabase } = await import(join(root, 'common/dist/testing/index.js'));
@@ -84,6 +84,8 @@ async function startService(database, extraEnv) {
     url,
     /** The process's CPU seconds so far (user + system; NaN where there is no /proc). */
     cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
+    /** Its read and write system calls so far (NaN where /proc/<pid>/io cannot be read). */
+    ioCalls: () => ioCalls(child.pid) ?? NaN,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -158,6 +160,7 @@ const clientName = paced === pacedLoad ? 'Node client (paced-client.mjs)' : 'C c
 async function atRate(target, path, request, rate) {
   const { hostname, port } = new URL(target.url);
   const cpuBefore = target.cpuSeconds();
+  const ioBefore = target.ioCalls();
   const result = await paced({
     host: hostname,
     port: Number(port),
@@ -172,7 +175,11 @@ async function atRate(target, path, request, rate) {
     accept: (status, body) => status === 200 && body.includes('"ok"'),
   });
   const used = target.cpuSeconds() - cpuBefore;
-  return { ...result, cpuMicroseconds: (used / result.sent) * 1e6 };
+  return {
+    ...result,
+    cpuMicroseconds: (used / result.sent) * 1e6,
+    ioCallsEach: (target.ioCalls() - ioBefore) / result.sent,
+  };
 }
 
 /** fixed-answer-server.mjs in a child process: the same rate against it gives the machine's floor. */
@@ -189,6 +196,8 @@ async function startFloor() {
   return {
     url: `http://127.0.0.1:${port}`,
     cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
+    /** Its read and write system calls so far (NaN where /proc/<pid>/io cannot be read). */
+    ioCalls: () => ioCalls(child.pid) ?? NaN,
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -288,8 +297,10 @@ try {
       `${((warmPublish.perSecond / viaNode.perSecond) * 100).toFixed(0)}% of /health/live's rate`,
       { perSecond: TARGET_RATE },
     ]);
+    // System calls cost several µs each on this virtual machine: a request needs a read and a write.
     const clientNote = (result) =>
-      `${clientName}: its own send lag p99 ${result.client.sendLagP99.toFixed(2)} ms, ${result.client.cpuMicroseconds.toFixed(0)} µs CPU per request`;
+      `${result.ioCallsEach.toFixed(2)} reads + writes per request; ${clientName}: its own send lag p99 ` +
+      `${result.client.sendLagP99.toFixed(2)} ms, ${result.client.cpuMicroseconds.toFixed(0)} µs CPU per request`;
     rows.push([
       `TCP floor: a bare \`net\` server's fixed answer, ${TARGET_RATE} offered per second`,
       floorAtRate,
