@@ -15,12 +15,13 @@ import { SecretHasher } from '../src/facts/secret-hasher.js';
 import { TokenIntrospector } from '../src/oauth/token-introspector.js';
 import { BackendRevocations } from '../src/pki/backend-revocations.js';
 import { CertificatesRepository } from '../src/pki/certificates.repository.js';
-import { CertificatesService } from '../src/pki/certificates.service.js';
+import { CertificatesService, EnrolmentRefused } from '../src/pki/certificates.service.js';
 import { LocalCa } from '../src/pki/local-ca.js';
+import { x509 } from '../src/pki/x509.js';
 import { RenewalNotices } from '../src/renewal/renewal-notices.service.js';
 import { BrokerAuthorizer } from '../src/webhooks/broker-authorizer.js';
 import { WebhooksService } from '../src/webhooks/webhooks.service.js';
-import { pemToDerBase64 } from './support/device-keys.js';
+import { makeCsr, pemToDerBase64 } from './support/device-keys.js';
 import { NOT_ALLOWED, requestFor } from './support/vernemq.js';
 
 const lines: { msg: string; reason?: string; fields?: string[] }[] = [];
@@ -39,6 +40,10 @@ let closeDatabase: () => Promise<void>;
 let database: ServiceDatabase;
 let caDir: string;
 let webhooks: WebhooksService;
+let certificates: CertificatesService;
+let certificatesRepository: CertificatesRepository;
+let facts: FactsRepository;
+let hasher: SecretHasher;
 let d1Certificate: string;
 
 beforeAll(async () => {
@@ -52,9 +57,9 @@ beforeAll(async () => {
     INTERNAL_API_TOKEN: 'internal-token-for-tests-0123456789abcdef',
     SECRET_PEPPER: 'pepper-for-tests-0123456789abcdef-0123',
   });
-  const facts = new FactsRepository(database.dataSource);
-  const certificatesRepository = new CertificatesRepository(database.dataSource);
-  const hasher = new SecretHasher(settings.SECRET_PEPPER);
+  facts = new FactsRepository(database.dataSource);
+  certificatesRepository = new CertificatesRepository(database.dataSource);
+  hasher = new SecretHasher(settings.SECRET_PEPPER);
   const cache = new AuthorizationCache(settings, database, logger);
   const ca = await LocalCa.open({
     dir: caDir,
@@ -63,7 +68,7 @@ beforeAll(async () => {
   });
   // No broker admin URL: the broker is not told, which these tests do not look at.
   const brokers = new BrokerSessions(settings, logger, database.dataSource);
-  const certificates = new CertificatesService(
+  certificates = new CertificatesService(
     ca,
     certificatesRepository,
     facts,
@@ -105,6 +110,40 @@ beforeAll(async () => {
 afterAll(async () => {
   await closeDatabase();
   await rm(caDir, { recursive: true, force: true });
+});
+
+// Before the tests below, which close the database.
+describe('an enrolment that loses the race for its secret', () => {
+  it('is refused, and the certificate signed for it is recorded revoked and put in the CRL', async () => {
+    const secret = 'enrolment-secret-of-D2-0123456789';
+    await facts.upsertDevice({
+      id: 'D2',
+      status: 'active',
+      ownerId: null,
+      mqttPasswordHash: hasher.hash('mqtt-password', 'pw-of-D2-0123456789'),
+      enrolmentSecretHash: hasher.hash('enrolment-secret', secret),
+    });
+    const proof = { kind: 'enrolment-secret', secret } as const;
+    const [late, rival] = await Promise.all([makeCsr(), makeCsr()]);
+    // The rival spends the secret after the late enrolment's certificate is signed, before it is recorded.
+    const spend = certificatesRepository.recordSpendingSecret.bind(certificatesRepository);
+    let rivalEnrolment: ReturnType<CertificatesService['enrol']> | undefined;
+    certificatesRepository.recordSpendingSecret = async (record, hash) => {
+      certificatesRepository.recordSpendingSecret = spend;
+      rivalEnrolment = certificates.enrol('D2', rival.csrPem, proof);
+      await rivalEnrolment;
+      return spend(record, hash);
+    };
+    await expect(certificates.enrol('D2', late.csrPem, proof)).rejects.toThrow(EnrolmentRefused);
+    const won = await rivalEnrolment!;
+    const records = await certificatesRepository.listForDevice('D2');
+    const lost = records.find((r) => r.serial !== won.serial);
+    expect(records).toHaveLength(2);
+    expect(records.find((r) => r.serial === won.serial)).toMatchObject({ status: 'active' });
+    expect(lost).toMatchObject({ status: 'revoked', revocationReason: 'enrolment_lost' });
+    const crl = new x509.X509Crl((await certificates.crl()).pem);
+    expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).toContain(lost?.serial);
+  });
 });
 
 describe(`webhooks fail closed (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {

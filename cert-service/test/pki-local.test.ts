@@ -104,7 +104,7 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
     expect([again.status, again.body]).toMatchObject([403, { message: 'enrolment not authorised' }]);
   });
 
-  it('lets one of several enrolments racing with the same secret through, and records only its certificate', async () => {
+  it('lets one of several enrolments racing with the same secret through; any other certificate signed is revoked', async () => {
     await provision('washer-race');
     const csrs = await Promise.all(Array.from({ length: 6 }, () => makeCsr()));
     const answers = await Promise.all(
@@ -117,8 +117,15 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
     expect(answers.filter((a) => a.status === 403)).toHaveLength(csrs.length - 1);
     const records = (await sut.internal('GET', '/devices/washer-race/certificates')).body as {
       serial: string;
+      status: string;
+      revocationReason: string | null;
     }[];
-    expect(records.map((r) => r.serial)).toEqual([(issued[0]?.body as Enrolled).serial]);
+    const winner = (issued[0]?.body as Enrolled).serial;
+    expect(records.filter((r) => r.status === 'active').map((r) => r.serial)).toEqual([winner]);
+    // A rival that passed the secret check before the winner spent it had a certificate signed:
+    // it is recorded revoked (fail-closed.test.ts forces that race).
+    for (const loser of records.filter((r) => r.serial !== winner))
+      expect(loser).toMatchObject({ status: 'revoked', revocationReason: 'enrolment_lost' });
   });
 
   it('refuses a CSR for a key other than ECDSA P-256, without spending the secret', async () => {
@@ -252,7 +259,16 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
     const crl = new x509.X509Crl(new Uint8Array(await der.arrayBuffer()));
     const ca = new x509.X509Certificate(first.chain[0] ?? '');
     expect(await crl.verify({ publicKey: ca.publicKey })).toBe(true);
-    const listed = [first.serial, second.serial].sort();
+    // With the certificates that lost the enrolment race above, revoked as they were signed.
+    const raceLosers = (
+      (await sut.internal('GET', '/devices/washer-race/certificates')).body as {
+        serial: string;
+        status: string;
+      }[]
+    )
+      .filter((r) => r.status === 'revoked')
+      .map((r) => r.serial);
+    const listed = [first.serial, second.serial, ...raceLosers].sort();
     expect(crl.entries.map((e) => e.serialNumber.toLowerCase()).sort()).toEqual(listed);
     const pem = await sut.request('GET', '/v1/pki/crl.pem');
     expect(pem.text).toContain('-----BEGIN X509 CRL-----');

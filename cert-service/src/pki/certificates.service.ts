@@ -51,6 +51,7 @@ export class CertificatesService {
       if (secretHash === null) {
         await this.certificates.record(record);
       } else if (!(await this.certificates.recordSpendingSecret(record, secretHash))) {
+        await this.revokeUnclaimed(record);
         throw new EnrolmentRefused('enrolment secret invalid or already used');
       }
       this.logger.info({ deviceId, serial: signed.serial, via: proof.kind }, 'device certificate issued');
@@ -87,6 +88,20 @@ export class CertificatesService {
       );
     }
     return stored;
+  }
+
+  /**
+   * The CA signed for an enrolment whose secret another spent first. That certificate could not
+   * connect (the broker wants a recorded, active serial), but it would be valid for a year, and in
+   * Vault's own list, while recorded nowhere: it is recorded revoked instead, and revoked at the
+   * backend, so that it is in the CRL and in the device's history.
+   */
+  private async revokeUnclaimed(record: Parameters<CertificatesRepository['record']>[0]): Promise<void> {
+    await this.certificates.record(record);
+    await this.revoked(
+      await this.certificates.revoke({ serial: record.serial }, 'enrolment_lost'),
+      'enrolment_lost',
+    );
   }
 
   /** Key and certificate made by the CA for devices that cannot make keys; only the serial is kept. */
