@@ -74,9 +74,8 @@ export function createDeviceListener(ctx: ListenerContext, trust: DeviceTrust) {
       peerPort: socket.remotePort ?? 0,
       certificate: { commonName, serialNumber: peer.serialNumber, der: peer.raw },
     });
-    ctx.broker.handle(socket);
-    // After aedes, whose 'readable' listener makes a 'data' listener an observer (guardReadPackets).
     guardReadPackets(socket, ctx.maxPacketBytes, oversizeReporter(ctx, { commonName }));
+    ctx.broker.handle(socket);
   });
   server.on('tlsClientError', (err) => {
     ctx.metrics.refusals.inc({ action: 'connect', reason: 'tls_handshake' });

@@ -84,12 +84,12 @@ describe('guardReadPackets', () => {
   const readLikeAedes = () => {
     const socket = new PassThrough();
     const read: Buffer[] = [];
+    const verdicts: OversizeVerdict[] = [];
+    guardReadPackets(socket, 256, (v) => verdicts.push(v));
     socket.on('readable', () => {
       for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null)
         read.push(chunk);
     });
-    const verdicts: OversizeVerdict[] = [];
-    guardReadPackets(socket, 256, (v) => verdicts.push(v));
     return { socket, read, verdicts };
   };
   const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -106,14 +106,20 @@ describe('guardReadPackets', () => {
   });
 
   it('ends the socket at the header announcing too much, before the body arrives', async () => {
-    const { socket, verdicts } = readLikeAedes();
+    const { socket, read, verdicts } = readLikeAedes();
     socket.write(Buffer.from([0x30, 0x80, 0x80, 0x10]));
     await turn();
     expect(verdicts).toEqual([262144]);
     expect(socket.destroyed).toBe(true);
+    expect(read).toEqual([]);
   });
 
-  it('refuses a socket without a reader, where it would start the flow itself', () => {
-    expect(() => guardReadPackets(new PassThrough(), 256, () => undefined)).toThrow(/after the reader/);
+  it('hands the reader none of a read holding a whole packet over the limit', async () => {
+    const { socket, read, verdicts } = readLikeAedes();
+    const oversized = Buffer.concat([Buffer.from([0x30, 0x80, 0x02]), Buffer.alloc(256, 0x61)]);
+    socket.write(Buffer.concat([Buffer.from([0xc0, 0x00]), oversized]));
+    await turn();
+    expect(verdicts).toEqual([256]);
+    expect(read).toEqual([]);
   });
 });
