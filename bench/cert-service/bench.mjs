@@ -53,6 +53,12 @@ const deviceId = (i) => `bench-${i}`;
 const passwordOf = (i) => `mqtt-password-${i}-0123456789`;
 const secretOf = (i) => `enrolment-secret-${i}-0123456789`;
 
+/** What the bench reads of a child process: CPU seconds and read + write system calls so far (NaN without /proc). */
+const meters = (pid) => ({
+  cpuSeconds: () => cpuSeconds(pid) ?? NaN,
+  ioCalls: () => ioCalls(pid) ?? NaN,
+});
+
 /** Starts cert-service from its build in a child process and waits until it is ready. */
 async function startService(database, extraEnv) {
   const port = await freePort();
@@ -82,10 +88,7 @@ async function startService(database, extraEnv) {
   }
   return {
     url,
-    /** The process's CPU seconds so far (user + system; NaN where there is no /proc). */
-    cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
-    /** Its read and write system calls so far (NaN where /proc/<pid>/io cannot be read). */
-    ioCalls: () => ioCalls(child.pid) ?? NaN,
+    ...meters(child.pid),
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -195,9 +198,7 @@ async function startFloor() {
   await once(child.stdout, 'data');
   return {
     url: `http://127.0.0.1:${port}`,
-    cpuSeconds: () => cpuSeconds(child.pid) ?? NaN,
-    /** Its read and write system calls so far (NaN where /proc/<pid>/io cannot be read). */
-    ioCalls: () => ioCalls(child.pid) ?? NaN,
+    ...meters(child.pid),
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');

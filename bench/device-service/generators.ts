@@ -5,6 +5,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { EnrolledDevice } from './enrol.ts';
 import type { GeneratorMessage } from './load-generator.ts';
 import { buildC } from '../support/native.ts';
@@ -42,7 +43,7 @@ export async function startGenerator(
 ): Promise<{ kind: GeneratorKind; generator: Generator }> {
   const binary =
     kind === 'native'
-      ? await buildC(new URL('load-generator.c', import.meta.url).pathname, ['-lssl', '-lcrypto'])
+      ? await buildC(fileURLToPath(new URL('load-generator.c', import.meta.url)), ['-lssl', '-lcrypto'])
       : undefined;
   if (binary) return { kind: 'native', generator: new NativeGenerator(binary, options) };
   return {

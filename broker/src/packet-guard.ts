@@ -78,7 +78,7 @@ export function guardReadPackets(
   const read = socket.read.bind(socket);
   socket.read = (size?: number): unknown => {
     const chunk = read(size) as Buffer | null;
-    if (chunk === null || socket.destroyed) return socket.destroyed ? null : chunk;
+    if (chunk === null || socket.destroyed) return null;
     const verdict = framing.inspect(chunk);
     if (verdict === 'ok') return chunk;
     onOversize(verdict);

@@ -39,7 +39,7 @@ const toRecord = (row: CertificateRow): CertificateRecord => ({
   revocationReason: row.revocation_reason,
 });
 
-type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
 
 const recordParams = (certificate: NewCertificate) => [
   certificate.serial,

@@ -8,7 +8,11 @@ import { FactsRepository } from '../facts/facts.repository.js';
 import { SecretHasher } from '../facts/secret-hasher.js';
 import { DEVICE_CERTIFICATE_DAYS } from '../tokens.js';
 import { BackendRevocations } from './backend-revocations.js';
-import { CertificatesRepository, type CertificateRecord } from './certificates.repository.js';
+import {
+  CertificatesRepository,
+  type CertificateRecord,
+  type NewCertificate,
+} from './certificates.repository.js';
 import {
   normalizeSerial,
   PKI_BACKEND,
@@ -96,7 +100,7 @@ export class CertificatesService {
    * Vault's own list, while recorded nowhere: it is recorded revoked instead, and revoked at the
    * backend, so that it is in the CRL and in the device's history.
    */
-  private async revokeUnclaimed(record: Parameters<CertificatesRepository['record']>[0]): Promise<void> {
+  private async revokeUnclaimed(record: NewCertificate): Promise<void> {
     await this.certificates.record(record);
     await this.revoked(
       await this.certificates.revoke({ serial: record.serial }, 'enrolment_lost'),
