@@ -11,7 +11,7 @@ import { directRouter, routeBinder } from './direct-route.js';
 const { logger, lines } = capturingLogger();
 const metrics = createMetrics('test');
 
-const { routes, handled, release, reset } = recordingRoutes();
+const { routes, handled, release, slowWaiting, reset } = recordingRoutes();
 /** Requests node:http's listener saw: anything served here must not appear. */
 let nodeRequests: string[];
 
@@ -156,6 +156,8 @@ describe('DirectConnections', () => {
       post('/slow', '{"n":1}') + post('/fixed', '{"n":2}') + post('/hook', '{"n":3}'),
     );
     const answers = client.answers(3);
+    await slowWaiting();
+    // Time for the requests behind it to be (wrongly) handled, were they not held back.
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(handled).toEqual([{ n: 1 }]);
     release();
@@ -178,6 +180,7 @@ describe('DirectConnections', () => {
     const count = 1_000; // about 150 KB behind one pending answer
     const client = new RawClient().write(post('/slow', '{}') + post('/fixed', '{}').repeat(count));
     const answers = client.answers(count + 1);
+    await slowWaiting();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(handled).toHaveLength(1);
     release();
@@ -324,7 +327,7 @@ describe('DirectConnections', () => {
       await idle.answer();
       const busy = new RawClient().write(post('/slow', '{}'));
       const answer = busy.answer();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await slowWaiting();
       const closing = closeServer(server, 5_000);
       await idle.closed;
       release();
@@ -351,8 +354,11 @@ describe('DirectConnections', () => {
 
     it('answers 408 to a request whose head takes longer than the headers timeout', async () => {
       server.headersTimeout = 50;
-      const client = new RawClient().write('POST /fixed HTTP/1.1\r\nhost: x\r\n');
-      await new Promise((resolve) => setTimeout(resolve, 80));
+      const client = new RawClient();
+      // From the connect, not from the call: a slow connect would shorten the gap below.
+      await once(client.socket, 'connect');
+      client.write('POST /fixed HTTP/1.1\r\nhost: x\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 150));
       client.write('content-type: application/json\r\n');
       expect((await client.answer()).status).toBe(408);
       await client.closed;

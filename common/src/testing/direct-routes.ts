@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PreparedAnswer, type DirectJsonRoute } from '../nest/direct-route.js';
+import { PreparedAnswer, type DirectAnswer, type DirectJsonRoute } from '../nest/direct-route.js';
 
 /**
  * Direct routes that record what they are given, for the tests of what serves them (node:http's
@@ -11,6 +11,7 @@ export function recordingRoutes() {
   const handled: unknown[] = [];
   const refusals: string[] = [];
   const pending: (() => void)[] = [];
+  const waiters: (() => void)[] = [];
   const failing = (body: unknown) => {
     handled.push(body);
     if ((body as { fail?: boolean }).fail) throw new Error('secret detail');
@@ -38,7 +39,11 @@ export function recordingRoutes() {
     path: '/slow',
     handle(body) {
       handled.push(body);
-      return new Promise((resolve) => pending.push(() => resolve({ status: 200, body: { slow: body } })));
+      const answered = new Promise<DirectAnswer>((resolve) =>
+        pending.push(() => resolve({ status: 200, body: { slow: body } })),
+      );
+      for (const waiter of waiters.splice(0)) waiter();
+      return answered;
     },
   };
   return {
@@ -47,9 +52,17 @@ export function recordingRoutes() {
     refusals,
     /** Lets the oldest waiting /slow request answer. */
     release: () => pending.shift()?.(),
+    /**
+     * Resolves once a /slow request waits for release. Tests wait on this rather than on a clock:
+     * on a loaded machine the request may not even have been read after tens of milliseconds.
+     */
+    slowWaiting: (): Promise<void> =>
+      pending.length > 0 ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve)),
     reset() {
       handled.length = 0;
       refusals.length = 0;
+      pending.length = 0;
+      waiters.length = 0;
     },
   };
 }
