@@ -3,6 +3,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 
+/** Services still running: a bench stopped by a signal ends them rather than leave them behind. */
+const running = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  // A signal sent to the bench alone (kill, a CI timeout) skips its `finally`; 'exit' still runs.
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGTERM');
+  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => process.exit(code));
+  }
+}
+
 /** One service of the stack in its own Node process, as `npm start` runs it. */
 export class ServiceProcess {
   private output = '';
@@ -25,7 +44,12 @@ export class ServiceProcess {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    installReaper();
+    running.add(child);
+    this.exited = once(child, 'exit').then(([code]) => {
+      running.delete(child);
+      return code as number | null;
+    });
   }
 
   /** `execArgv` such as `--cpu-prof`; the environment is the service's whole configuration. */
