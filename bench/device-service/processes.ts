@@ -5,22 +5,12 @@ import { createWriteStream } from 'node:fs';
 
 /** Services still running: a bench stopped by a signal ends them rather than leave them behind. */
 const running = new Set<ChildProcess>();
-let reaperInstalled = false;
-
-function installReaper(): void {
-  if (reaperInstalled) return;
-  reaperInstalled = true;
-  // A signal sent to the bench alone (kill, a CI timeout) skips its `finally`; 'exit' still runs.
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGTERM');
-  });
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => process.exit(code));
-  }
-}
+// A signal sent to the bench alone (kill, a CI timeout) skips its `finally`; 'exit' still runs.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGTERM');
+});
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 
 /** One service of the stack in its own Node process, as `npm start` runs it. */
 export class ServiceProcess {
@@ -44,7 +34,6 @@ export class ServiceProcess {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    installReaper();
     running.add(child);
     this.exited = once(child, 'exit').then(([code]) => {
       running.delete(child);
