@@ -287,8 +287,8 @@ try {
     await load(warm, '/webhooks/vernemq', { ...request, duration: 2 }); // JIT warm-up
     const viaNode = await load(warm, '/health/live', {});
     const warmPublish = await load(warm, '/webhooks/vernemq', request);
-    // Latency at saturation is set by the client's connection count (Little's law); the figure's
-    // p99 is the latency at the figure's rate, so the second run offers exactly that rate.
+    // Latency at saturation is set by the client's connection count (Little's law), so a second
+    // run offers exactly the figure's rate, open loop, and reads the p99 at that rate.
     const floorAtRate = await withFloor((floor) => atRate(floor, '/webhooks/vernemq', request, TARGET_RATE));
     const warmAtRate = await atRate(warm, '/webhooks/vernemq', request, TARGET_RATE);
     rows.push(['GET /health/live, through node:http and Fastify', viaNode, '', null]);
@@ -296,7 +296,8 @@ try {
       'auth_on_publish, warm cache, as fast as it goes',
       warmPublish,
       `${((warmPublish.perSecond / viaNode.perSecond) * 100).toFixed(0)}% of /health/live's rate`,
-      { perSecond: TARGET_RATE },
+      // The issue's figure as it is worded: autocannon, closed loop.
+      { perSecond: TARGET_RATE, p99: 5 },
     ]);
     // System calls cost several µs each on this virtual machine: a request needs a read and a write.
     const clientNote = (result) =>
@@ -312,7 +313,8 @@ try {
       `auth_on_publish, warm cache, ${TARGET_RATE} offered per second`,
       warmAtRate,
       `${clientNote(warmAtRate)}; p99 ${(warmAtRate.p99 / floorAtRate.p99).toFixed(1)} × the floor's`,
-      // Kept up: every request answered within the run, give or take the last ones' latency.
+      // A stricter reading than the issue's: kept up (every request answered within the run, give
+      // or take the last ones' latency) with the p99 counted from each request's due time.
       { perSecond: TARGET_RATE * 0.99, p99: 5 },
     ]);
     if (enrolmentCount > deviceCount) throw new Error('--enrolments must not exceed --devices');
