@@ -48,10 +48,11 @@ export const config = {
     min: 1,
     max: 100,
   }),
-  LOGIN_MAX_FAILURES_PER_IP: env.integer(20, 'Failed logins from one address before it is locked', {
-    min: 1,
-    max: 10_000,
-  }),
+  LOGIN_MAX_FAILURES_PER_IP: env.integer(
+    20,
+    'Failed logins, and sign-ups that find an address in use, from one address before it is locked',
+    { min: 1, max: 10_000 },
+  ),
   LOGIN_LOCKOUT_SECONDS: env.integer(60, 'First lockout; each further failure doubles it', {
     min: 1,
     max: 3600,

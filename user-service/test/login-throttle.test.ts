@@ -130,3 +130,38 @@ describe('login attempts', () => {
     expect((await attemptLogin(stack, 'regular@example.com', PASSWORD, from('192.0.2.51'))).status).toBe(303);
   });
 });
+
+describe('sign-up and the address allowance', () => {
+  it('counts each sign-up that finds an address in use as a failed login from the client address', async () => {
+    expect((await signUp(stack, 'listed@example.com', PASSWORD, from('192.0.2.70'))).status).toBe(201);
+    const prober = from('192.0.2.71');
+    for (let i = 0; i < 3; i++) {
+      const taken = await signUp(stack, 'listed@example.com', PASSWORD, prober);
+      expect(taken.status).toBe(422);
+      await taken.body?.cancel();
+    }
+    // The allowance is spent: the address learns nothing more, by sign-up or by login.
+    const locked = await signUp(stack, 'unlisted@example.com', PASSWORD, prober);
+    expect(locked.status).toBe(429);
+    expect(await locked.text()).toMatch(/Too many failed attempts/);
+    expect((await attemptLogin(stack, 'listed@example.com', PASSWORD, prober)).status).toBe(429);
+    // Nothing was created while it was locked; others are not held back.
+    expect((await signUp(stack, 'unlisted@example.com', PASSWORD, from('192.0.2.72'))).status).toBe(201);
+  });
+
+  it('counts neither a new account nor a refused password against the address', async () => {
+    const household = from('192.0.2.80');
+    for (let i = 0; i < 4; i++) {
+      expect((await signUp(stack, `member${i}@example.com`, PASSWORD, household)).status).toBe(201);
+    }
+    const short = await signUp(stack, 'member9@example.com', 'too short', household);
+    expect(short.status).toBe(422);
+    await short.body?.cancel();
+    // All three failures of the allowance are left (each at an account of its own, so that only
+    // the address's count can lock): the third locks, as at a fresh address.
+    for (let i = 0; i < 3; i++) {
+      expect((await attemptLogin(stack, `guest${i}@example.com`, 'not it', household)).status).toBe(401);
+    }
+    expect((await attemptLogin(stack, 'member0@example.com', PASSWORD, household)).status).toBe(429);
+  });
+});

@@ -30,6 +30,8 @@ export const LEAKED_PASSWORD_MESSAGE =
 export type PasswordChangeResult =
   { outcome: 'changed' } | { outcome: 'invalid' } | { outcome: 'locked'; until: Date };
 
+export type SignUpResult = { outcome: 'created'; user: User } | { outcome: 'locked'; until: Date };
+
 /** Accounts: creation, password change, roles, deletion. */
 @Injectable()
 export class AccountsService {
@@ -43,23 +45,39 @@ export class AccountsService {
     @Optional() @Inject(DEVICE_RELEASE) private readonly devices?: DeviceReleasePort,
   ) {}
 
-  /** Creates an account; throws AccountRefused or LeakCheckUnavailable. */
-  async signUp(emailInput: string, password: string): Promise<User> {
+  /**
+   * Creates an account; throws AccountRefused or LeakCheckUnavailable.
+   *
+   * Sign-up says when an address already has an account (there is no mail to say it privately),
+   * so trying addresses would list the accounts. Each attempt therefore counts as a failed login
+   * from the client's address until it turns out to have revealed nothing: listing accounts gets
+   * the allowance that guessing passwords gets, and an address locked for either is refused both.
+   */
+  async signUp(emailInput: string, password: string, clientIp: string): Promise<SignUpResult> {
     const email = normaliseEmail(emailInput);
     if (!email) throw new AccountRefused('email', 'Enter a valid e-mail address.');
-    await this.acceptableNewPassword(password);
-    const hash = await this.hasher.hash(password);
-    let user: User;
-    try {
-      user = await this.users.create(email, hash, DEFAULT_ROLES);
-    } catch (err) {
-      if (err instanceof EmailTaken) {
-        throw new AccountRefused('email', 'An account with this e-mail address exists. Log in instead.');
-      }
-      throw err;
+    const attempt = await this.login.reserveAtAddress(clientIp);
+    if (attempt.outcome === 'locked') {
+      this.logger.warn({ audit: 'signup.refused', reason: 'locked', clientIp }, 'sign-up refused: locked');
+      return attempt;
     }
-    this.logger.info({ audit: 'account.created', userId: user.id }, 'account created');
-    return user;
+    let revealed = false;
+    try {
+      await this.acceptableNewPassword(password);
+      const user = await this.users.create(email, await this.hasher.hash(password), DEFAULT_ROLES);
+      this.logger.info({ audit: 'account.created', userId: user.id, clientIp }, 'account created');
+      return { outcome: 'created', user };
+    } catch (err) {
+      if (!(err instanceof EmailTaken)) throw err;
+      revealed = true;
+      this.logger.warn(
+        { audit: 'signup.refused', reason: 'email_taken', email, clientIp },
+        'sign-up refused: the address has an account',
+      );
+      throw new AccountRefused('email', 'An account with this e-mail address exists. Log in instead.');
+    } finally {
+      if (!revealed) await this.login.refundAtAddress(clientIp, attempt);
+    }
   }
 
   /** Re-checks the current password (throttled like a login), then the new one. */

@@ -56,11 +56,17 @@ export class FlowsService {
   }
 
   /** Creates the account and, inside a login flow, logs the new user in. */
-  async signUp(challenge: string | undefined, email: string, password: string): Promise<Step> {
+  async signUp(
+    challenge: string | undefined,
+    email: string,
+    password: string,
+    clientIp: string,
+  ): Promise<Step | { next: 'locked'; until: Date }> {
     if (challenge) await this.hydra.getLoginRequest(challenge);
-    const user = await this.accounts.signUp(email, password);
+    const result = await this.accounts.signUp(email, password, clientIp);
+    if (result.outcome === 'locked') return { next: 'locked', until: result.until };
     if (!challenge) return { next: 'show' };
-    return { next: 'redirect', to: await this.hydra.acceptLogin(challenge, user.id, {}) };
+    return { next: 'redirect', to: await this.hydra.acceptLogin(challenge, result.user.id, {}) };
   }
 
   /**

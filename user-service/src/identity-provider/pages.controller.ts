@@ -127,8 +127,14 @@ export class PagesController {
       );
     await this.guarded(reply, async () => {
       try {
-        const step = await this.flows.signUp(form.login_challenge, form.email, form.password);
+        const step = await this.flows.signUp(
+          form.login_challenge,
+          form.email,
+          form.password,
+          this.pages.clientAddress(req),
+        );
         if (step.next === 'redirect') return this.pages.redirect(reply, step.to);
+        if (step.next === 'locked') return again(429, lockedMessage(step.until));
         this.pages.send(
           reply,
           201,

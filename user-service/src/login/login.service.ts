@@ -8,7 +8,7 @@ import { AccountMetrics } from '../metrics.js';
 import { PasswordHasher } from '../passwords/password-hasher.js';
 import { USER_CONFIG } from '../tokens.js';
 import type { LockoutPolicy } from '@spincycle/common';
-import { ThrottleRepository } from './throttle.repository.js';
+import { ThrottleRepository, type Reservation, type Reserved } from './throttle.repository.js';
 
 export type LoginResult =
   | { outcome: 'authenticated'; user: User }
@@ -43,7 +43,7 @@ export class LoginService {
     // An unparseable address still costs a hash and counts as a failure, like an unknown one.
     const email = normaliseEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254);
     const accountKey = `account:${email}`;
-    const addressKey = `ip:${clientIp}`;
+    const addressKey = addressKeyOf(clientIp);
     const attempt = await this.throttle.reserve([
       { key: accountKey, policy: this.accountPolicy },
       { key: addressKey, policy: this.addressPolicy },
@@ -73,4 +73,19 @@ export class LoginService {
     this.logger.info({ audit: 'login.succeeded', userId: user.id, clientIp }, 'login');
     return { outcome: 'authenticated', user };
   }
+
+  /**
+   * Counts one failed attempt from the client address before an attempt that can reveal an
+   * account without its password (see AccountsService.signUp), unless the address is locked.
+   */
+  reserveAtAddress(clientIp: string): Promise<Reservation> {
+    return this.throttle.reserve([{ key: addressKeyOf(clientIp), policy: this.addressPolicy }]);
+  }
+
+  /** Hands back what reserveAtAddress counted, for an attempt that revealed nothing. */
+  refundAtAddress(clientIp: string, reservation: Reserved): Promise<void> {
+    return this.throttle.refund(addressKeyOf(clientIp), reservation);
+  }
 }
+
+const addressKeyOf = (clientIp: string) => `ip:${clientIp}`;

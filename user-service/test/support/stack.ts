@@ -191,8 +191,13 @@ export async function signUp(
   stack: Pick<Stack, 'users'>,
   email: string,
   password: string,
-  browser = new Browser(),
+  headers: Record<string, string> = {},
 ): Promise<Response> {
+  const browser = new Browser();
   const form = await browser.request(`${stack.users.url}/signup`);
-  return browser.submit(`${stack.users.url}/signup`, { ...formFields(await form.text()), email, password });
+  return browser.submit(
+    `${stack.users.url}/signup`,
+    { ...formFields(await form.text()), email, password },
+    headers,
+  );
 }
