@@ -190,6 +190,13 @@ describe(`local CA end to end (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGli
     expect(
       (await enrol({ deviceId: 'washer/2', csr: keys.csrPem, enrolmentSecret: secret('washer-2') })).status,
     ).toBe(400);
+    // A firmware engineer's first try: the answer says what the body lacks, in either form.
+    const empty = await enrol({});
+    expect(empty.status).toBe(400);
+    expect(empty.body).toMatchObject({
+      message: 'invalid request',
+      problems: expect.arrayContaining(['deviceId: required', 'csr: required']),
+    });
     // None of these spent the secret.
     expect(
       (await enrol({ deviceId: 'washer-2', csr: keys.csrPem, enrolmentSecret: secret('washer-2') })).status,

@@ -8,8 +8,32 @@ export const identifier = z
 
 /** Parses a request body or parameter at the edge; a failure is a 400 naming the fields, never echoing values. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { error: missingIsRequired });
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`);
+  const problems = [...new Set(result.error.issues.flatMap((issue) => describeIssue(issue, [])))];
   throw new BadRequestException({ statusCode: 400, message: 'invalid request', problems });
+}
+
+/** zod says "expected string, received undefined" of a field left out. */
+const missingIsRequired = (issue: z.core.$ZodRawIssue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
+
+/**
+ * One line per problem. A body that fits none of a union's forms would otherwise get zod's bare
+ * "Invalid input": what every form lacks is named once, and then what each form still lacks.
+ */
+export function describeIssue(issue: z.core.$ZodIssue, at: PropertyKey[]): string[] {
+  const path = [...at, ...issue.path];
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) {
+    return [`${path.map(String).join('.') || 'body'}: ${issue.message}`];
+  }
+  const forms = issue.errors.map((form) => form.flatMap((inner) => describeIssue(inner, path)));
+  const everyForm = forms[0]!.filter((line) => forms.every((form) => form.includes(line)));
+  const rest = forms.map((form) => form.filter((line) => !everyForm.includes(line)));
+  if (rest.some((form) => form.length === 0)) return everyForm;
+  return [
+    ...everyForm,
+    `${path.map(String).join('.') || 'body'}: matches none of ${forms.length} forms: ` +
+      rest.map((form, i) => `(${i + 1}) ${form.join('; ')}`).join(' or '),
+  ];
 }
