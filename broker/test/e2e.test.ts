@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startStack, type EnrolledDevice, type Stack } from './stack.js';
+import { eventually } from '@spincycle/common/testing';
+import { startStack, type EnrolledDevice, type Stack } from './stack.js';
 
 /**
  * The whole path with the real cert-service: a device enrols by CSR with its one-time secret,

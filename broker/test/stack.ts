@@ -214,12 +214,3 @@ export async function startStack(embedding: CertServiceEmbedding = {}): Promise<
     },
   };
 }
-
-/** Polls another process's state until it holds; for what no event in this process announces. */
-export async function eventually(holds: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await holds())) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '@spincycle/common/testing';
 import { loadAclContract } from './support/acl-contract.js';
 import { CertServiceUnderTest } from './support/cert-service.js';
 import { loadContractFacts, mqttPasswordOf, type ContractCredentials } from './support/contract-facts.js';
@@ -203,25 +204,15 @@ describe.runIf(process.env.DATABASE_URL)('decision cache across replicas (Postgr
         }),
       );
       // Each replica hears of the other's writes through PostgreSQL NOTIFY, a moment after the
-      // write returned: a moment a loaded machine can stretch, so each wait is bounded by a clock
-      // far beyond it rather than by a count of polls.
-      const until = async (done: () => Promise<boolean>) => {
-        const giveUpAt = Date.now() + 10_000;
-        while (!(await done()) && Date.now() < giveUpAt) {
-          await new Promise<void>((resolve) => setTimeout(resolve, 5));
-        }
-      };
-      // A decision read while the notice of that write was on its way is answered but not kept
-      // (the cache's generation moved on), so ask until the other replica keeps one.
-      await until(async () => {
+      // write returned. A decision read while the notice of that write was on its way is answered
+      // but not kept (the cache's generation moved on), so ask until the other replica keeps one.
+      await eventually(async () => {
         expect(await publishAt(other)).toEqual(OK);
         return (await entriesAt(other)) > 0;
-      });
-      expect(await entriesAt(other)).toBeGreaterThan(0);
+      }, 'the other replica keeps a decision');
 
       await sut.expectOk(sut.internal('PUT', '/devices/R1', { status: 'active', ownerId: null }));
-      await until(async () => (await entriesAt(other)) === 0);
-      expect(await entriesAt(other)).toBe(0);
+      await eventually(async () => (await entriesAt(other)) === 0, 'the other replica drops it');
       expect(await publishAt(other)).toEqual(NOT_ALLOWED);
     } finally {
       await other.stop({ keepDatabase: true });

@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } fr
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { laterPort } from '@spincycle/common/testing';
+import { eventually, laterPort } from '@spincycle/common/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_SCOPES, DeviceServiceUnderTest, type DeviceCertificate } from './support/device-service.js';
 
@@ -109,11 +109,6 @@ async function deviceOnline(model = 'SC-W800') {
   await machine.subscribeAsync(`devices/${device.id}/ota`, { qos: 1 });
   return { device, certificate, machine, offers };
 }
-
-const eventually = async (check: () => boolean, what: string) => {
-  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-};
 
 describe(`firmware upload (${engine})`, () => {
   it('accepts an image signed by a configured key and lists it', async () => {

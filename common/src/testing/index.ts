@@ -138,4 +138,21 @@ export function capturingLogger(service = 'test'): { logger: Logger; lines: Reco
   });
   return { logger, lines };
 }
+/**
+ * Polls until `holds`, for what no event in this process announces (another process's state, a
+ * notice on its way through PostgreSQL). The bound is a clock far beyond any wait a loaded machine
+ * stretches, not a count of polls, which a slow machine runs through too soon.
+ */
+export async function eventually(
+  holds: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await holds())) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export * from './direct-routes.js';
