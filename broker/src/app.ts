@@ -59,9 +59,10 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
     maxInflightMessages: c.MAX_INFLIGHT_MESSAGES,
   });
 
+  const redis = c.REDIS_URL ? redisBackends(c.REDIS_URL, logger) : undefined;
   const clients = new Map<string, Client>();
   const broker = await Aedes.createBroker({
-    ...(c.REDIS_URL ? redisBackends(c.REDIS_URL) : { persistence: memoryPersistence() }),
+    ...(redis ? { persistence: redis.persistence, mq: redis.mq } : { persistence: memoryPersistence() }),
     ...authorizer.hooks(),
     maxClientsIdLength: 128,
     // No limit on the messages aedes delivers at once (its default is 100). Past the limit,
@@ -198,6 +199,12 @@ export async function start(env: NodeJS.ProcessEnv): Promise<RunningBroker> {
   health.add('device-listener', async () => {
     if (!devices.server.listening) throw new Error('the device listener is not listening');
   });
+  if (redis) {
+    health.add('redis', async () => {
+      const down = redis.down();
+      if (down.length > 0) throw new Error(`no Redis connection for the ${down.join(', ')}`);
+    });
+  }
 
   return {
     name: context.name,

@@ -1,6 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { AedesOptions } from 'aedes';
+import { Redis } from 'ioredis';
+import type { Logger } from '@spincycle/common';
 
 /**
  * With REDIS_URL, QoS 1 messages, retained messages and persistent sessions are kept in Redis and
@@ -31,11 +34,18 @@ export function redisConnection(url: string): RedisConnection {
 type Persistence = NonNullable<AedesOptions['persistence']>;
 type Emitter = NonNullable<AedesOptions['mq']>;
 
-export function redisBackends(url: string): { persistence: Persistence; mq: Emitter } {
+export interface RedisBackends {
+  persistence: Persistence;
+  mq: Emitter;
+  /** The parts whose Redis connection is not ready now: while any is, QoS 1 flows wait. */
+  down(): string[];
+}
+
+export function redisBackends(url: string, logger: Logger): RedisBackends {
   const require = createRequire(import.meta.url);
   // aedes 1.x calls its persistence through promises: the async implementation, not the callback one.
   const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
-    options: RedisConnection,
+    options: RedisConnection & { conn: Redis },
   ) => { createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> };
   // aedes pipes the retained messages of a new subscription as a stream, while the Redis
   // implementation returns an async iterable (its in-memory sibling wraps it); wrap it the same way.
@@ -44,7 +54,33 @@ export function redisBackends(url: string): { persistence: Persistence; mq: Emit
       return Readable.from(super.createRetainedStreamCombi(patterns));
     }
   }
-  const mqemitterRedis = require('mqemitter-redis') as (options: RedisConnection) => Emitter;
+  const mqemitterRedis = require('mqemitter-redis') as (
+    options: RedisConnection & { subConn: Redis; pubConn: Redis },
+  ) => Emitter & { state?: unknown };
   const connection = redisConnection(url);
-  return { persistence: new RedisPersistence(connection), mq: mqemitterRedis(connection) };
+  // The connections are made here so that their errors reach the log with the part they serve.
+  // ioredis reconnects by itself and sends what was queued meanwhile; a reset or a restart of
+  // Redis must not end the broker and every session on it.
+  const connections = new Map<string, Redis>();
+  const connect = (part: string, options: { enableAutoPipelining?: boolean } = {}) => {
+    const redis = new Redis({ ...connection, ...options }).on('error', (err: Error) =>
+      logger.warn({ redis: part, reason: err.message }, 'Redis connection failed; reconnecting'),
+    );
+    connections.set(part, redis);
+    return redis;
+  };
+  const mq = mqemitterRedis({
+    ...connection,
+    // As mqemitter-redis sets for the connections it makes itself.
+    subConn: connect('message bus (subscriber)', { enableAutoPipelining: true }),
+    pubConn: connect('message bus (publisher)', { enableAutoPipelining: true }),
+  });
+  // mqemitter-redis passes each connection's error on to this emitter, where an 'error' without
+  // a listener throws (it took the broker down with it). The connection has logged it already.
+  if (mq.state instanceof EventEmitter) mq.state.on('error', () => {});
+  return {
+    persistence: new RedisPersistence({ ...connection, conn: connect('persistence') }),
+    mq,
+    down: () => [...connections].filter(([, redis]) => redis.status !== 'ready').map(([part]) => part),
+  };
 }
