@@ -69,15 +69,28 @@ export function redisBackends(url: string, logger: Logger): RedisBackends {
     connections.set(part, redis);
     return redis;
   };
-  const mq = mqemitterRedis({
-    ...connection,
-    // As mqemitter-redis sets for the connections it makes itself.
-    subConn: connect('message bus (subscriber)', { enableAutoPipelining: true }),
-    pubConn: connect('message bus (publisher)', { enableAutoPipelining: true }),
-  });
+  // As mqemitter-redis sets for the connections it makes itself.
+  const bus = [
+    connect('message bus (subscriber)', { enableAutoPipelining: true }),
+    connect('message bus (publisher)', { enableAutoPipelining: true }),
+  ] as const;
+  const mq = mqemitterRedis({ ...connection, subConn: bus[0], pubConn: bus[1] });
   // mqemitter-redis passes each connection's error on to this emitter, where an 'error' without
   // a listener throws (it took the broker down with it). The connection has logged it already.
   if (mq.state instanceof EventEmitter) mq.state.on('error', () => {});
+  // mqemitter-redis closes by QUIT and waits for each connection's 'end'. A connection waiting to
+  // reconnect stops there, but ioredis never says 'end' for it, so a broker stopped while Redis
+  // is away would wait out the shutdown timeout: such a connection is ended here.
+  const closeBus = mq.close.bind(mq);
+  mq.close = (done?: () => void) => {
+    closeBus(done);
+    for (const redis of bus) {
+      if (redis.status !== 'reconnecting') continue;
+      redis.disconnect();
+      redis.emit('end');
+    }
+    return mq;
+  };
   return {
     persistence: new RedisPersistence({ ...connection, conn: connect('persistence') }),
     mq,

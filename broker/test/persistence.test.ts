@@ -160,6 +160,26 @@ describe.skipIf(!(await reachable(redisUrl)))('persistence in Redis (production 
     }
   });
 
+  it('stops while Redis is away, without waiting for it', async () => {
+    const relay = await startRelay(redisUrl);
+    try {
+      const broker = await startBroker(relay.url);
+      relay.reset(true);
+      await eventually(
+        async () => (await fetch(`${broker.url}/health/ready`)).status === 503,
+        'the broker reports Redis down',
+      );
+      // Bounded well below the shutdown timeout, which would otherwise end the process.
+      const closed = await Promise.race([
+        broker.close().then(() => 'closed'),
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'still closing after 5 s')),
+      ]);
+      expect(closed).toBe('closed');
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('delivers a QoS 1 message queued for an offline persistent session after a broker restart', async () => {
     const marker = randomUUID();
     const first = await startBroker();
