@@ -107,6 +107,11 @@ describe.skipIf(!(await reachable(redisUrl)))('persistence in Redis (production 
       }),
     );
 
+  const readiness = async (broker: RunningBroker) => {
+    const response = await fetch(`${broker.url}/health/ready`);
+    return { status: response.status, redis: ((await response.json()) as Health).checks.redis };
+  };
+
   const deviceD1 = (broker: RunningBroker) =>
     connected(
       mqtt.connect(broker.endpoints.mqtts, {
@@ -129,22 +134,18 @@ describe.skipIf(!(await reachable(redisUrl)))('persistence in Redis (production 
       const device = await deviceD1(broker);
       const connections = relay.connections();
       expect(connections).toBeGreaterThan(0);
-      const readiness = async () => {
-        const response = await fetch(`${broker.url}/health/ready`);
-        return { status: response.status, redis: ((await response.json()) as Health).checks.redis };
-      };
-      expect(await readiness()).toEqual({ status: 200, redis: { status: 'up' } });
+      expect(await readiness(broker)).toEqual({ status: 200, redis: { status: 'up' } });
       // Each connection sees ECONNRESET, and so does each attempt to reconnect while Redis is
       // down: error events the broker must log and report, not die of.
       relay.reset(true);
-      await eventually(async () => (await readiness()).status === 503, 'the broker reports Redis down');
-      expect((await readiness()).redis).toEqual({
+      await eventually(async () => (await readiness(broker)).status === 503, 'the broker reports Redis down');
+      expect((await readiness(broker)).redis).toEqual({
         status: 'down',
         error: expect.stringMatching(/^no Redis connection for the .*persistence/),
       });
       relay.reset(false);
       await eventually(() => relay.connections() === connections, 'the broker reconnects to Redis');
-      await eventually(async () => (await readiness()).status === 200, 'the broker reports Redis back');
+      await eventually(async () => (await readiness(broker)).status === 200, 'the broker reports Redis back');
       // A message published before the bus has subscribed again is not delivered: publish until one is.
       const marker = randomUUID();
       let received = false;
@@ -165,10 +166,7 @@ describe.skipIf(!(await reachable(redisUrl)))('persistence in Redis (production 
     try {
       const broker = await startBroker(relay.url);
       relay.reset(true);
-      await eventually(
-        async () => (await fetch(`${broker.url}/health/ready`)).status === 503,
-        'the broker reports Redis down',
-      );
+      await eventually(async () => (await readiness(broker)).status === 503, 'the broker reports Redis down');
       // Bounded well below the shutdown timeout, which would otherwise end the process.
       const closed = await Promise.race([
         broker.close().then(() => 'closed'),

@@ -22,18 +22,17 @@ const missingIsRequired = (issue: z.core.$ZodRawIssue) =>
  * One line per problem. A body that fits none of a union's forms would otherwise get zod's bare
  * "Invalid input": what every form lacks is named once, and then what each form still lacks.
  */
-export function describeIssue(issue: z.core.$ZodIssue, at: PropertyKey[]): string[] {
+function describeIssue(issue: z.core.$ZodIssue, at: PropertyKey[]): string[] {
   const path = [...at, ...issue.path];
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) {
-    return [`${path.map(String).join('.') || 'body'}: ${issue.message}`];
-  }
+  const where = path.map(String).join('.') || 'body';
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [`${where}: ${issue.message}`];
   const forms = issue.errors.map((form) => form.flatMap((inner) => describeIssue(inner, path)));
   const everyForm = forms[0]!.filter((line) => forms.every((form) => form.includes(line)));
   const rest = forms.map((form) => form.filter((line) => !everyForm.includes(line)));
   if (rest.some((form) => form.length === 0)) return everyForm;
   return [
     ...everyForm,
-    `${path.map(String).join('.') || 'body'}: matches none of ${forms.length} forms: ` +
+    `${where}: matches none of ${forms.length} forms: ` +
       rest.map((form, i) => `(${i + 1}) ${form.join('; ')}`).join(' or '),
   ];
 }
